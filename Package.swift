@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// RewardFlow: graph-based dense rewards for agentic RL rollouts.
+///
+/// Stages: rows → `StateGraph` → `Propagator` → values → `RewardExtractor` → per-row outputs.
+/// The numerical kernels run on OpenBLAS, LAPACKE and SuiteSparse through thin shim targets.
+let package = Package(
+    name: "RewardFlow",
+    products: [
+        .library(name: "RewardFlow", targets: ["RewardFlow"]),
+        .executable(name: "rewardflow", targets: ["rewardflow"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CLAPACKE", path: "Sources/CLAPACKE", pkgConfig: "lapacke",
+            providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(
+            name: "CSuiteSparse", path: "Sources/CSuiteSparse",
+            providers: [.apt(["libsuitesparse-dev"])]),
+        .target(
+            name: "RewardFlow",
+            dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse"],
+            path: "Sources/RewardFlow"),
+        .executableTarget(
+            name: "rewardflow",
+            dependencies: ["RewardFlow"],
+            path: "Sources/rewardflow"),
+        .testTarget(
+            name: "RewardFlowTests",
+            dependencies: ["RewardFlow"],
+            path: "Tests/RewardFlowTests"),
+    ]
+)

@@ -1,0 +1,55 @@
+/// Per-row rewards (SPEC §4): the state value and the step reward of every input row.
+public struct RowRewards: Sendable {
+    /// `V(state of the row)`; 0 when the state is not a node. (R_t under `trajectory-return`.)
+    public var value: [Double]
+    /// `V(s_{j+1}) − V(s_j)` inside the step range, else the environment reward.
+    public var stepReward: [Double]
+    /// `V(s_{j+1})` inside the step range, else the environment reward.
+    public var stepRewardAbs: [Double]
+}
+
+/// Turns node values into per-row values and step rewards (SPEC §4, mode `difference`).
+public enum RewardExtractor {
+    /// Rewards from node values: row j < min(m, L−1) of a trajectory gets
+    /// `V(s_{j+1}) − V(s_j)` and `V(s_{j+1})`; every other row keeps its environment reward.
+    public static func extract(
+        _ rows: StepRows, index: TrajectoryIndex, graph: StateGraph, nodeValues: [Double]
+    ) -> RowRewards {
+        let n = rows.count
+        var value = [Double](repeating: 0, count: n)
+        for r in 0..<n {
+            let node = graph.rowNode[r]
+            value[r] = node >= 0 ? nodeValues[Int(node)] : 0
+        }
+        var stepReward = rows.reward
+        var stepRewardAbs = rows.reward
+        for t in 0..<index.trajectoryCount {
+            let first = index.trajectoryRowStart[t]
+            let length = index.trajectoryRowStart[t + 1] - first
+            let inRange = min(Int(index.activePrefix[t]), length - 1)
+            for j in 0..<max(0, inRange) {
+                let r = Int(index.orderedRows[first + j])
+                let next = value[Int(index.orderedRows[first + j + 1])]
+                stepReward[r] = next - value[r]
+                stepRewardAbs[r] = next
+            }
+        }
+        return RowRewards(value: value, stepReward: stepReward, stepRewardAbs: stepRewardAbs)
+    }
+
+    /// Rewards under `trajectory-return`: `value = step_reward = step_reward_abs = R_t` on active
+    /// rows; inactive rows have value 0 and keep their environment reward.
+    public static func extract(
+        _ rows: StepRows, index: TrajectoryIndex, returns: [Double]
+    ) -> RowRewards {
+        var stepReward = rows.reward
+        for t in 0..<index.trajectoryCount {
+            let first = index.trajectoryRowStart[t]
+            for j in 0..<Int(index.activePrefix[t]) {
+                let r = Int(index.orderedRows[first + j])
+                stepReward[r] = returns[r]
+            }
+        }
+        return RowRewards(value: returns, stepReward: stepReward, stepRewardAbs: stepReward)
+    }
+}

@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Interns byte strings: equal bytes get the same dense `Int32` id, in order of first insertion.
+///
+/// Storage is one contiguous byte buffer plus offsets, and an open-addressing hash table of ids:
+/// no Swift `String` or dictionary entry per value. Equality is full-byte comparison; the hash
+/// only picks the probe start.
+public struct InternTable: Sendable {
+    private var bytes: [UInt8] = []
+    private var offsets: [Int] = [0]
+    private var hashes: [UInt64] = []
+    private var slots: [Int32]
+    private var mask: Int
+
+    /// Creates an empty table sized for about `capacity` distinct strings.
+    public init(capacity: Int = 16) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
+    }
+
+    /// The number of distinct strings.
+    public var count: Int { offsets.count - 1 }
+
+    /// The bytes of string `id`.
+    public func bytes(of id: Int32) -> ArraySlice<UInt8> {
+        bytes[offsets[Int(id)]..<offsets[Int(id) + 1]]
+    }
+
+    /// The string `id` decoded as UTF-8 (interned strings are validated UTF-8).
+    public func string(of id: Int32) -> String {
+        String(decoding: bytes(of: id), as: UTF8.self)
+    }
+
+    /// Calls `body` with a pointer to the bytes of string `id`.
+    @inlinable
+    public func withBytes<R>(of id: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try _withBytes(of: id, body)
+    }
+
+    @usableFromInline
+    internal func _withBytes<R>(of id: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let start = offsets[Int(id)], end = offsets[Int(id) + 1]
+        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
+    /// Returns the id of `string`, adding it when new.
+    public mutating func intern(_ string: String) -> Int32 {
+        var s = string
+        return s.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Returns the id of the bytes in `key`, adding them when new.
+    public mutating func intern(_ key: UnsafeRawBufferPointer) -> Int32 {
+        let h = InternTable.hash(key)
+        var slot = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let id = slots[slot]
+            if id < 0 { break }
+            if hashes[Int(id)] == h && equals(id, key) { return id }
+            slot = (slot + 1) & mask
+        }
+        let id = Int32(count)
+        bytes.append(contentsOf: key)
+        offsets.append(bytes.count)
+        hashes.append(h)
+        slots[slot] = id
+        if count * 2 > slots.count { grow() }
+        return id
+    }
+
+    private func equals(_ id: Int32, _ key: UnsafeRawBufferPointer) -> Bool {
+        let start = offsets[Int(id)], end = offsets[Int(id) + 1]
+        guard end - start == key.count else { return false }
+        if key.isEmpty { return true }
+        return bytes.withUnsafeBytes { stored in
+            memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
+        }
+    }
+
+    private mutating func grow() {
+        let size = slots.count * 2
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
+        for id in 0..<count {
+            var slot = Int(truncatingIfNeeded: hashes[id]) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(id)
+        }
+    }
+
+    /// A 64-bit hash of `key` (wyhash-style multiply-mix over 8-byte words).
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
+        var i = 0
+        let n = key.count
+        while i + 8 <= n {
+            let word = key.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = mix(h ^ word, 0xA076_1D64_78BD_642F)
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(key[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = mix(h ^ tail, 0xE703_7ED1_A0B4_28DB)
+        }
+        return mix(h, 0x8EBC_6AF0_9C88_C6E3)
+    }
+
+    @inline(__always)
+    static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let product = a.multipliedFullWidth(by: b)
+        return product.high ^ product.low
+    }
+}
+
+/// Interns 64-bit keys to dense `Int32` ids in order of first insertion.
+public struct KeyInternTable: Sendable {
+    private var keys: [UInt64] = []
+    private var slots: [Int32]
+    private var mask: Int
+
+    /// Creates an empty table sized for about `capacity` distinct keys.
+    public init(capacity: Int = 16) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
+    }
+
+    /// The number of distinct keys.
+    public var count: Int { keys.count }
+
+    /// The key with id `id`.
+    public func key(of id: Int32) -> UInt64 { keys[Int(id)] }
+
+    /// Returns the id of `key`, adding it when new.
+    public mutating func intern(_ key: UInt64) -> Int32 {
+        var slot = Int(truncatingIfNeeded: InternTable.mix(key, 0x9E37_79B9_7F4A_7C15)) & mask
+        while true {
+            let id = slots[slot]
+            if id < 0 { break }
+            if keys[Int(id)] == key { return id }
+            slot = (slot + 1) & mask
+        }
+        let id = Int32(keys.count)
+        keys.append(key)
+        slots[slot] = id
+        if keys.count * 2 > slots.count {
+            let size = slots.count * 2
+            slots = Array(repeating: -1, count: size)
+            mask = size - 1
+            for (i, k) in keys.enumerated() {
+                var s = Int(truncatingIfNeeded: InternTable.mix(k, 0x9E37_79B9_7F4A_7C15)) & mask
+                while slots[s] >= 0 { s = (s + 1) & mask }
+                slots[s] = Int32(i)
+            }
+        }
+        return id
+    }
+}

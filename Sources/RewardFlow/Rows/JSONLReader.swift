@@ -1,0 +1,581 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads SPEC §1 step rows from JSON Lines: a byte-level scanner, streaming in fixed-size chunks.
+///
+/// No Foundation JSON and no per-row dictionary: each line is scanned once, its strings are
+/// validated as UTF-8 and interned straight from the input buffer, numbers are parsed in place.
+/// Errors name the 1-based line and the field. Blank lines are skipped; unknown fields are
+/// checked for JSON syntax and ignored.
+public enum JSONLReader {
+    /// Bytes read from the file per `read(2)` call.
+    static let chunkSize = 8 << 20
+
+    /// Reads the rows of the file at `path` (`"-"` reads standard input).
+    public static func read(path: String, progress: ((Int) -> Void)? = nil) throws(RewardFlowError) -> StepRows {
+        let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY)
+        guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
+        defer { if fd != 0 { close(fd) } }
+        var parser = Parser()
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        var filled = 0
+        while true {
+            if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            let got = buffer.withUnsafeMutableBytes { raw in
+                Glibc.read(fd, raw.baseAddress! + filled, raw.count - filled)
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, message: String(cString: strerror(errno)))
+            }
+            let atEnd = got == 0
+            filled += got
+            // Parse every complete line; keep the tail for the next read.
+            let consumed = try buffer.withUnsafeBytes { raw -> Result<Int, RewardFlowError> in
+                let base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                var end = filled
+                if !atEnd {
+                    guard let nl = lastNewline(base, filled) else { return .success(0) }
+                    end = nl + 1
+                }
+                do throws(RewardFlowError) {
+                    try parser.parseLines(base, end)
+                } catch {
+                    return .failure(error)
+                }
+                return .success(end)
+            }.get()
+            if consumed > 0 {
+                buffer.withUnsafeMutableBytes { raw in
+                    let base = raw.baseAddress!
+                    memmove(base, base + consumed, filled - consumed)
+                }
+                filled -= consumed
+                progress?(parser.rows.count)
+            }
+            if atEnd { break }
+        }
+        return parser.rows
+    }
+
+    /// Parses rows from JSONL text held in memory.
+    public static func parse(_ text: String) throws(RewardFlowError) -> StepRows {
+        var bytes = Array(text.utf8)
+        return try parse(bytes: &bytes)
+    }
+
+    /// Parses rows from JSONL bytes held in memory.
+    public static func parse(bytes: inout [UInt8]) throws(RewardFlowError) -> StepRows {
+        var parser = Parser()
+        try bytes.withUnsafeBytes { raw -> Result<Void, RewardFlowError> in
+            guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .success(()) }
+            do throws(RewardFlowError) {
+                try parser.parseLines(base, raw.count)
+            } catch {
+                return .failure(error)
+            }
+            return .success(())
+        }.get()
+        return parser.rows
+    }
+
+    private static func lastNewline(_ base: UnsafePointer<UInt8>, _ count: Int) -> Int? {
+        var i = count - 1
+        while i >= 0 {
+            if base[i] == 0x0A { return i }
+            i -= 1
+        }
+        return nil
+    }
+}
+
+// MARK: - The scanner
+
+/// The fields SPEC §1 knows.
+private enum Field: Int, CaseIterable {
+    case group, trajectory, step, state, stateKey, action, reward, active, noop
+
+    var name: String {
+        switch self {
+        case .group: return "group"
+        case .trajectory: return "trajectory"
+        case .step: return "step"
+        case .state: return "state"
+        case .stateKey: return "state_key"
+        case .action: return "action"
+        case .reward: return "reward"
+        case .active: return "active"
+        case .noop: return "noop"
+        }
+    }
+
+    static func match(_ p: UnsafeRawBufferPointer) -> Field? {
+        switch p.count {
+        case 4:
+            if equal(p, "step") { return .step }
+            if equal(p, "noop") { return .noop }
+        case 5:
+            if equal(p, "group") { return .group }
+            if equal(p, "state") { return .state }
+        case 6:
+            if equal(p, "action") { return .action }
+            if equal(p, "reward") { return .reward }
+            if equal(p, "active") { return .active }
+        case 9: if equal(p, "state_key") { return .stateKey }
+        case 10: if equal(p, "trajectory") { return .trajectory }
+        default: break
+        }
+        return nil
+    }
+
+    private static func equal(_ p: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        memcmp(p.baseAddress!, s.utf8Start, p.count) == 0
+    }
+}
+
+private struct Parser {
+    var rows = StepRows()
+    var line = 0
+    /// Decoded bytes of the current string when it holds escapes.
+    let scratch = ScratchBuffer()
+    var cursor: UnsafePointer<UInt8> = UnsafePointer(bitPattern: 1)!
+    var end: UnsafePointer<UInt8> = UnsafePointer(bitPattern: 1)!
+
+    init() { rows.reserveCapacity(1 << 12) }
+
+    mutating func parseLines(_ base: UnsafePointer<UInt8>, _ count: Int) throws(RewardFlowError) {
+        var start = base
+        let stop = base + count
+        while start < stop {
+            var nl = start
+            while nl < stop && nl.pointee != 0x0A { nl += 1 }
+            line += 1
+            try parseLine(start, nl)
+            start = nl + 1
+        }
+    }
+
+    func fail(_ field: String, _ message: String) -> RewardFlowError {
+        .invalidInput(location: .line(line), field: field, message: message)
+    }
+
+    mutating func skipSpace() {
+        while cursor < end {
+            let c = cursor.pointee
+            if c == 0x20 || c == 0x09 || c == 0x0D { cursor += 1 } else { break }
+        }
+    }
+
+    mutating func expect(_ byte: UInt8, _ what: String) throws(RewardFlowError) {
+        skipSpace()
+        guard cursor < end, cursor.pointee == byte else {
+            throw fail("json", "expected \(what) \(found())")
+        }
+        cursor += 1
+    }
+
+    func found() -> String {
+        guard cursor < end else { return "at the end of the line" }
+        let c = cursor.pointee
+        if c >= 0x20 && c < 0x7F { return "but found '\(Character(Unicode.Scalar(c)))'" }
+        return "but found byte 0x\(String(c, radix: 16))"
+    }
+
+    mutating func parseLine(_ start: UnsafePointer<UInt8>, _ stop: UnsafePointer<UInt8>) throws(RewardFlowError) {
+        cursor = start
+        end = stop
+        skipSpace()
+        if cursor == end { return }  // blank line
+        try expect(0x7B, "'{' (each line must be one JSON object)")
+
+        var seen = [Bool](repeating: false, count: Field.allCases.count)
+        var group: Int32 = 0, trajectory: Int32 = 0, state: Int32 = 0, action: Int32 = -1
+        var step = 0, reward = 0.0, active = true, noop = false
+        var stateKey: UInt64 = 0
+
+        skipSpace()
+        if cursor < end && cursor.pointee == 0x7D {
+            cursor += 1
+        } else {
+            while true {
+                skipSpace()
+                guard cursor < end, cursor.pointee == 0x22 else { throw fail("json", "expected a field name in quotes \(found())") }
+                let key = try parseString(field: "json")
+                let field = Field.match(key)
+                try expect(0x3A, "':' after a field name")
+                skipSpace()
+                if let field {
+                    if seen[field.rawValue] { throw fail(field.name, "the field appears twice") }
+                    seen[field.rawValue] = true
+                    switch field {
+                    case .group: group = rows.internGroup(try stringValue(field))
+                    case .trajectory: trajectory = rows.internTrajectory(try stringValue(field))
+                    case .state: state = rows.internState(try stringValue(field))
+                    case .action: action = rows.internAction(try stringValue(field))
+                    case .step: step = try integerValue(field)
+                    case .stateKey: stateKey = try unsignedValue(field)
+                    case .reward: reward = try numberValue(field)
+                    case .active: active = try boolValue(field)
+                    case .noop: noop = try boolValue(field)
+                    }
+                } else {
+                    try skipValue(depth: 0)
+                }
+                skipSpace()
+                guard cursor < end else { throw fail("json", "the object is not closed with '}'") }
+                if cursor.pointee == 0x2C { cursor += 1; continue }
+                if cursor.pointee == 0x7D { cursor += 1; break }
+                throw fail("json", "expected ',' or '}' \(found())")
+            }
+        }
+        skipSpace()
+        guard cursor == end else { throw fail("json", "unexpected text after the object \(found())") }
+
+        for required in [Field.group, .trajectory, .step, .reward] where !seen[required.rawValue] {
+            throw fail(required.name, "missing field")
+        }
+        let location = InputLocation.line(line)
+        switch (seen[Field.state.rawValue], seen[Field.stateKey.rawValue]) {
+        case (true, true): throw fail("state", "a row has `state` or `state_key`, not both")
+        case (false, false): throw fail("state", "missing field (give `state` or `state_key`)")
+        case (true, false): try rows.setIdentity(.text, at: location)
+        case (false, true):
+            try rows.setIdentity(.key, at: location)
+            state = rows.internStateKey(stateKey)
+        }
+        if action < 0 { action = rows.internAction(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        try rows.appendColumns(
+            group: group, trajectory: trajectory, step: step, state: state, action: action,
+            reward: reward, active: active, noop: noop, location: location, line: line)
+    }
+
+    // MARK: Values
+
+    func typeName() -> String {
+        guard cursor < end else { return "nothing" }
+        switch cursor.pointee {
+        case 0x22: return "a string"
+        case 0x74, 0x66: return "a boolean"
+        case 0x6E: return "null"
+        case 0x7B: return "an object"
+        case 0x5B: return "an array"
+        case 0x2D, 0x30...0x39: return "a number"
+        default: return "invalid JSON"
+        }
+    }
+
+    mutating func stringValue(_ field: Field) throws(RewardFlowError) -> UnsafeRawBufferPointer {
+        guard cursor < end, cursor.pointee == 0x22 else { throw fail(field.name, "expected a string, got \(typeName())") }
+        return try parseString(field: field.name)
+    }
+
+    mutating func boolValue(_ field: Field) throws(RewardFlowError) -> Bool {
+        if matchLiteral("true") { return true }
+        if matchLiteral("false") { return false }
+        throw fail(field.name, "expected true or false, got \(typeName())")
+    }
+
+    mutating func matchLiteral(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard end - cursor >= n, memcmp(cursor, word.utf8Start, n) == 0 else { return false }
+        let after = cursor + n
+        if after < end, isIdentifierByte(after.pointee) { return false }
+        cursor = after
+        return true
+    }
+
+    func isIdentifierByte(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
+    }
+
+    /// Scans a JSON number; returns its extent and whether it has a fraction or exponent.
+    mutating func scanNumber(_ field: String) throws(RewardFlowError) -> (UnsafePointer<UInt8>, Int, Bool) {
+        let start = cursor
+        var p = cursor
+        func digit(_ p: UnsafePointer<UInt8>) -> Bool { p < end && p.pointee >= 0x30 && p.pointee <= 0x39 }
+        if p < end && p.pointee == 0x2D { p += 1 }
+        guard digit(p) else { throw fail(field, "expected a number, got \(typeName())") }
+        if p.pointee == 0x30 {
+            p += 1
+            if digit(p) { throw fail(field, "invalid number: leading zeros are not JSON") }
+        } else {
+            while digit(p) { p += 1 }
+        }
+        var isInteger = true
+        if p < end && p.pointee == 0x2E {
+            p += 1
+            guard digit(p) else { throw fail(field, "invalid number: a digit must follow '.'") }
+            while digit(p) { p += 1 }
+            isInteger = false
+        }
+        if p < end && (p.pointee == 0x65 || p.pointee == 0x45) {
+            p += 1
+            if p < end && (p.pointee == 0x2B || p.pointee == 0x2D) { p += 1 }
+            guard digit(p) else { throw fail(field, "invalid number: a digit must follow the exponent") }
+            while digit(p) { p += 1 }
+            isInteger = false
+        }
+        if p < end && isIdentifierByte(p.pointee) { throw fail(field, "invalid number") }
+        cursor = p
+        return (start, p - start, isInteger)
+    }
+
+    mutating func numberValue(_ field: Field) throws(RewardFlowError) -> Double {
+        if cursor < end {
+            let c = cursor.pointee
+            if c == 0x4E || c == 0x49 || (c == 0x2D && cursor + 1 < end && cursor[1] == 0x49) {
+                throw fail(field.name, "not a finite number (NaN and infinities are refused)")
+            }
+        }
+        guard cursor < end, cursor.pointee == 0x2D || (cursor.pointee >= 0x30 && cursor.pointee <= 0x39) else {
+            throw fail(field.name, "expected a number, got \(typeName())")
+        }
+        let (start, length, _) = try scanNumber(field.name)
+        let value = NumberParsing.parseDouble(start, length)
+        guard value.isFinite else { throw fail(field.name, "not a finite number (it overflows a double)") }
+        return value
+    }
+
+    mutating func integerValue(_ field: Field) throws(RewardFlowError) -> Int {
+        guard cursor < end, cursor.pointee == 0x2D || (cursor.pointee >= 0x30 && cursor.pointee <= 0x39) else {
+            throw fail(field.name, "expected an integer, got \(typeName())")
+        }
+        let (start, length, isInteger) = try scanNumber(field.name)
+        guard isInteger else { throw fail(field.name, "expected an integer, got a non-integer number") }
+        if start.pointee == 0x2D { throw fail(field.name, "must be a non-negative integer") }
+        guard length <= 9 else { throw fail(field.name, "step number too large") }
+        var value = 0
+        for i in 0..<length { value = value * 10 + Int(start[i] - 0x30) }
+        return value
+    }
+
+    mutating func unsignedValue(_ field: Field) throws(RewardFlowError) -> UInt64 {
+        guard cursor < end, cursor.pointee == 0x2D || (cursor.pointee >= 0x30 && cursor.pointee <= 0x39) else {
+            throw fail(field.name, "expected an unsigned 64-bit integer, got \(typeName())")
+        }
+        let (start, length, isInteger) = try scanNumber(field.name)
+        guard isInteger, start.pointee != 0x2D else { throw fail(field.name, "expected an unsigned 64-bit integer") }
+        var value: UInt64 = 0
+        for i in 0..<length {
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(start[i] - 0x30))
+            if o1 || o2 { throw fail(field.name, "does not fit in an unsigned 64-bit integer") }
+            value = sum
+        }
+        return value
+    }
+
+    /// Parses a JSON string at `cursor` (which is at the opening quote); validates UTF-8 and
+    /// decodes escapes. The result points into the input or into `scratch`, valid until the
+    /// next call.
+    mutating func parseString(field: String) throws(RewardFlowError) -> UnsafeRawBufferPointer {
+        cursor += 1
+        let start = cursor
+        var p = cursor
+        // Fast path: no escapes.
+        while p < end {
+            let c = p.pointee
+            if c == 0x22 {
+                cursor = p + 1
+                return UnsafeRawBufferPointer(start: start, count: p - start)
+            }
+            if c == 0x5C { break }
+            if c < 0x20 { throw fail(field, "control character 0x\(String(c, radix: 16)) inside a string must be escaped") }
+            if c < 0x80 { p += 1; continue }
+            p = try validateMultibyte(p, field)
+        }
+        guard p < end else { throw fail(field, "the string is not closed with '\"'") }
+        // Slow path: copy into scratch, decoding escapes.
+        scratch.removeAll()
+        scratch.append(contentsOf: UnsafeBufferPointer(start: start, count: p - start))
+        while p < end {
+            let c = p.pointee
+            if c == 0x22 {
+                cursor = p + 1
+                return scratch.bytes  // valid until the next string is parsed
+            }
+            if c == 0x5C {
+                p += 1
+                guard p < end else { break }
+                switch p.pointee {
+                case 0x22: scratch.append(0x22)
+                case 0x5C: scratch.append(0x5C)
+                case 0x2F: scratch.append(0x2F)
+                case 0x62: scratch.append(0x08)
+                case 0x66: scratch.append(0x0C)
+                case 0x6E: scratch.append(0x0A)
+                case 0x72: scratch.append(0x0D)
+                case 0x74: scratch.append(0x09)
+                case 0x75:
+                    var scalar = try hex4(p + 1, field)
+                    p += 4
+                    if scalar >= 0xD800 && scalar < 0xDC00 {
+                        guard end - p > 6, p[1] == 0x5C, p[2] == 0x75 else {
+                            throw fail(field, "invalid \\u escape: a lone surrogate is not text")
+                        }
+                        let low = try hex4(p + 3, field)
+                        guard low >= 0xDC00 && low < 0xE000 else {
+                            throw fail(field, "invalid \\u escape: a lone surrogate is not text")
+                        }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        p += 6
+                    } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                        throw fail(field, "invalid \\u escape: a lone surrogate is not text")
+                    }
+                    appendUTF8(scalar)
+                default:
+                    throw fail(field, "invalid escape '\\\(Character(Unicode.Scalar(p.pointee)))'")
+                }
+                p += 1
+                continue
+            }
+            if c < 0x20 { throw fail(field, "control character 0x\(String(c, radix: 16)) inside a string must be escaped") }
+            if c < 0x80 {
+                scratch.append(c)
+                p += 1
+                continue
+            }
+            let next = try validateMultibyte(p, field)
+            scratch.append(contentsOf: UnsafeBufferPointer(start: p, count: next - p))
+            p = next
+        }
+        throw fail(field, "the string is not closed with '\"'")
+    }
+
+    func hex4(_ p: UnsafePointer<UInt8>, _ field: String) throws(RewardFlowError) -> UInt32 {
+        guard end - p >= 4 else { throw fail(field, "invalid \\u escape: four hex digits expected") }
+        var value: UInt32 = 0
+        for i in 0..<4 {
+            let c = p[i]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw fail(field, "invalid \\u escape: four hex digits expected")
+            }
+            value = value << 4 | d
+        }
+        return value
+    }
+
+    func appendUTF8(_ scalar: UInt32) {
+        switch scalar {
+        case 0..<0x80: scratch.append(UInt8(scalar))
+        case 0x80..<0x800:
+            scratch.append(UInt8(0xC0 | (scalar >> 6)))
+            scratch.append(UInt8(0x80 | (scalar & 0x3F)))
+        case 0x800..<0x10000:
+            scratch.append(UInt8(0xE0 | (scalar >> 12)))
+            scratch.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            scratch.append(UInt8(0x80 | (scalar & 0x3F)))
+        default:
+            scratch.append(UInt8(0xF0 | (scalar >> 18)))
+            scratch.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+            scratch.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            scratch.append(UInt8(0x80 | (scalar & 0x3F)))
+        }
+    }
+
+    /// Validates one multi-byte UTF-8 sequence at `p` (RFC 3629: no overlongs, no surrogates,
+    /// nothing above U+10FFFF); returns the byte after it.
+    func validateMultibyte(_ p: UnsafePointer<UInt8>, _ field: String) throws(RewardFlowError) -> UnsafePointer<UInt8> {
+        let b0 = p.pointee
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xBF
+        switch b0 {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: throw fail(field, "not valid UTF-8 (byte 0x\(String(b0, radix: 16)))")
+        }
+        guard end - p >= length else { throw fail(field, "not valid UTF-8 (truncated sequence)") }
+        let b1 = p[1]
+        guard b1 >= low && b1 <= high else { throw fail(field, "not valid UTF-8 (byte 0x\(String(b1, radix: 16)))") }
+        for i in 2..<max(2, length) where p[i] & 0xC0 != 0x80 {
+            throw fail(field, "not valid UTF-8 (byte 0x\(String(p[i], radix: 16)))")
+        }
+        return p + length
+    }
+
+    /// Checks and skips any JSON value (for fields this engine does not use).
+    mutating func skipValue(depth: Int) throws(RewardFlowError) {
+        guard depth < 64 else { throw fail("json", "nesting deeper than 64 levels") }
+        skipSpace()
+        guard cursor < end else { throw fail("json", "expected a value at the end of the line") }
+        switch cursor.pointee {
+        case 0x22: _ = try parseString(field: "json")
+        case 0x7B, 0x5B:
+            let close: UInt8 = cursor.pointee == 0x7B ? 0x7D : 0x5D
+            let isObject = close == 0x7D
+            cursor += 1
+            skipSpace()
+            if cursor < end && cursor.pointee == close { cursor += 1; return }
+            while true {
+                if isObject {
+                    skipSpace()
+                    guard cursor < end, cursor.pointee == 0x22 else { throw fail("json", "expected a field name \(found())") }
+                    _ = try parseString(field: "json")
+                    try expect(0x3A, "':'")
+                }
+                try skipValue(depth: depth + 1)
+                skipSpace()
+                guard cursor < end else { throw fail("json", "unclosed \(isObject ? "object" : "array")") }
+                if cursor.pointee == 0x2C { cursor += 1; continue }
+                if cursor.pointee == close { cursor += 1; return }
+                throw fail("json", "expected ',' \(found())")
+            }
+        default:
+            if matchLiteral("true") || matchLiteral("false") || matchLiteral("null") { return }
+            if matchLiteral("NaN") || matchLiteral("Infinity") { return }
+            _ = try scanNumber("json")
+        }
+    }
+}
+
+/// A growable byte buffer with a stable address between appends: the one place the scanner
+/// hands out a pointer to bytes it owns. Freed in `deinit`.
+private final class ScratchBuffer {
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity = 256
+    private var count = 0
+
+    init() { storage = .allocate(capacity: 256) }
+    deinit { storage.deallocate() }
+
+    /// The bytes appended since the last `removeAll()`.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage, count: count) }
+
+    func removeAll() { count = 0 }
+
+    func append(_ byte: UInt8) {
+        reserve(1)
+        storage[count] = byte
+        count += 1
+    }
+
+    func append(contentsOf source: UnsafeBufferPointer<UInt8>) {
+        guard let base = source.baseAddress, source.count > 0 else { return }
+        reserve(source.count)
+        (storage + count).update(from: base, count: source.count)
+        count += source.count
+    }
+
+    private func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        var newCapacity = capacity * 2
+        while newCapacity < count + extra { newCapacity *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.update(from: storage, count: count)
+        storage.deallocate()
+        storage = grown
+        capacity = newCapacity
+    }
+}

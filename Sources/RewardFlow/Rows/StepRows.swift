@@ -1,0 +1,127 @@
+/// How the rows of a batch name their states (SPEC §1): by text or by a 64-bit key, never mixed.
+public enum StateIdentity: Sendable, Hashable {
+    /// States are byte strings (`state`); equal bytes are the same state.
+    case text
+    /// States are unsigned 64-bit keys (`state_key`) chosen by the embedder.
+    case key
+}
+
+/// A batch of step rows (SPEC §1) in compact columnar storage.
+///
+/// Strings are interned (`InternTable`), numbers live in flat arrays: one row costs a few dozen
+/// bytes whatever its text. Rows keep their input order; `TrajectoryIndex` orders them.
+public struct StepRows: Sendable {
+    /// Group names, interned in order of first appearance (so id order is trajectory order).
+    public private(set) var groupNames = InternTable()
+    /// Trajectory names (shared table; a trajectory is identified by its group and its name).
+    public private(set) var trajectoryNames = InternTable()
+    /// State texts (for `.text` identity).
+    public private(set) var stateTexts = InternTable()
+    /// State keys (for `.key` identity).
+    public private(set) var stateKeys = KeyInternTable()
+    /// Action labels.
+    public private(set) var actionNames = InternTable()
+
+    /// Per row: group id (index into `groupNames`).
+    public private(set) var group: [Int32] = []
+    /// Per row: trajectory name id (index into `trajectoryNames`).
+    public private(set) var trajectory: [Int32] = []
+    /// Per row: step number.
+    public private(set) var step: [Int32] = []
+    /// Per row: state id (index into `stateTexts` or `stateKeys`).
+    public private(set) var state: [Int32] = []
+    /// Per row: action id (index into `actionNames`).
+    public private(set) var action: [Int32] = []
+    /// Per row: environment reward of the action taken at this step.
+    public private(set) var reward: [Double] = []
+    /// Per row: `active` mask.
+    public private(set) var active: [Bool] = []
+    /// Per row: the transition out of this row is not a real move.
+    public private(set) var noop: [Bool] = []
+    /// Per row: 1-based source line when read from JSONL (empty for in-memory batches).
+    public private(set) var sourceLine: [Int32] = []
+
+    /// How states are named; fixed by the first row.
+    public private(set) var identity: StateIdentity?
+
+    /// Creates an empty batch.
+    public init() {}
+
+    /// The number of rows.
+    public var count: Int { group.count }
+
+    /// The number of distinct states (texts or keys).
+    public var stateCount: Int { identity == .key ? stateKeys.count : stateTexts.count }
+
+    /// Where row `index` came from, for error messages.
+    public func location(ofRow index: Int) -> InputLocation {
+        sourceLine.isEmpty ? .row(index) : .line(Int(sourceLine[index]))
+    }
+
+    /// Appends a row whose state is text.
+    public mutating func append(
+        group: String, trajectory: String, step: Int, state: String, action: String = "",
+        reward: Double, active: Bool = true, noop: Bool = false
+    ) throws(RewardFlowError) {
+        let location = InputLocation.row(count)
+        try setIdentity(.text, at: location)
+        let stateID = stateTexts.intern(state)
+        try appendColumns(
+            group: groupNames.intern(group), trajectory: trajectoryNames.intern(trajectory),
+            step: step, state: stateID, action: actionNames.intern(action), reward: reward,
+            active: active, noop: noop, location: location, line: nil)
+    }
+
+    /// Appends a row whose state is a 64-bit key.
+    public mutating func append(
+        group: String, trajectory: String, step: Int, stateKey: UInt64, action: String = "",
+        reward: Double, active: Bool = true, noop: Bool = false
+    ) throws(RewardFlowError) {
+        let location = InputLocation.row(count)
+        try setIdentity(.key, at: location)
+        let stateID = stateKeys.intern(stateKey)
+        try appendColumns(
+            group: groupNames.intern(group), trajectory: trajectoryNames.intern(trajectory),
+            step: step, state: stateID, action: actionNames.intern(action), reward: reward,
+            active: active, noop: noop, location: location, line: nil)
+    }
+
+    // MARK: - Used by the readers (already-interned fields)
+
+    mutating func setIdentity(_ kind: StateIdentity, at location: InputLocation) throws(RewardFlowError) {
+        if let identity, identity != kind {
+            let field = kind == .text ? "state" : "state_key"
+            throw .invalidInput(
+                location: location, field: field,
+                message: "the batch names states by \(identity == .text ? "`state`" : "`state_key`"); a row may not use `\(field)`")
+        }
+        identity = kind
+    }
+
+    mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(bytes) }
+    mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(bytes) }
+    mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(bytes) }
+    mutating func internStateKey(_ key: UInt64) -> Int32 { stateKeys.intern(key) }
+    mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
+
+    mutating func reserveCapacity(_ n: Int) {
+        group.reserveCapacity(n); trajectory.reserveCapacity(n); step.reserveCapacity(n)
+        state.reserveCapacity(n); action.reserveCapacity(n); reward.reserveCapacity(n)
+        active.reserveCapacity(n); noop.reserveCapacity(n)
+    }
+
+    mutating func appendColumns(
+        group g: Int32, trajectory t: Int32, step s: Int, state st: Int32, action a: Int32,
+        reward r: Double, active act: Bool, noop n: Bool, location: InputLocation, line: Int?
+    ) throws(RewardFlowError) {
+        guard r.isFinite else {
+            throw .invalidInput(location: location, field: "reward", message: "not a finite number (NaN and infinities are refused)")
+        }
+        guard s >= 0, s <= Int(Int32.max) else {
+            throw .invalidInput(location: location, field: "step", message: "must be a non-negative integer, got \(s)")
+        }
+        group.append(g); trajectory.append(t); step.append(Int32(s)); state.append(st)
+        action.append(a); reward.append(r); active.append(act); noop.append(n)
+        if let line { sourceLine.append(Int32(truncatingIfNeeded: line)) }
+    }
+}

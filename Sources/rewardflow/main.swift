@@ -1,0 +1,107 @@
+// rewardflow: command-line front end of the RewardFlow engine.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import RewardFlow
+
+let usage = """
+    usage: rewardflow score INPUT [-o OUTPUT] [--gamma G] [--operator OP]
+                            [--advantage none|mean_norm|mean_std_norm] [--step-weight W]
+                            [--node-reward firstSeen|max|mean]
+
+      INPUT          JSONL step rows (SPEC §1); '-' reads standard input
+      -o OUTPUT      output JSONL (written atomically); default: standard output
+      --operator OP  max-decay (default) | trajectory-return
+      --gamma G      decay / discount factor (default 0.9)
+
+    Exit status: 0 on success, 2 on bad input or options (message on stderr), 1 on I/O errors.
+    """
+
+/// Prints `error: MESSAGE` and exits with `status`.
+func fail(_ message: String, status: Int32) -> Never {
+    var line = "error: \(message)\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    exit(status)
+}
+
+/// Options of `rewardflow score`, parsed by hand (the CLI has no dependencies).
+struct ScoreCommand {
+    var input: String?
+    var output = "-"
+    var options = ScoringOptions()
+
+    init(arguments: [String]) {
+        var i = 0
+        func value(_ flag: String) -> String {
+            i += 1
+            guard i < arguments.count else { fail("\(flag): missing value", status: 2) }
+            return arguments[i]
+        }
+        func number(_ flag: String) -> Double {
+            let text = value(flag)
+            guard let x = Double(text), x.isFinite else { fail("\(flag): expected a number, got '\(text)'", status: 2) }
+            return x
+        }
+        while i < arguments.count {
+            let argument = arguments[i]
+            switch argument {
+            case "-o", "--output": output = value(argument)
+            case "--gamma": options.gamma = number(argument)
+            case "--step-weight": options.stepWeight = number(argument)
+            case "--operator":
+                let text = value(argument)
+                guard let op = PropagationOperator(rawValue: text) else {
+                    fail("--operator: unknown operator '\(text)' (choose \(PropagationOperator.allCases.map(\.rawValue).joined(separator: ", ")))", status: 2)
+                }
+                options.propagation = op
+            case "--advantage":
+                let text = value(argument)
+                if text == "none" {
+                    options.advantage = nil
+                } else if let mode = AdvantageMode(rawValue: text) {
+                    options.advantage = mode
+                } else {
+                    fail("--advantage: unknown mode '\(text)' (choose none, mean_norm, mean_std_norm)", status: 2)
+                }
+            case "--node-reward":
+                let text = value(argument)
+                guard let policy = NodeRewardPolicy(rawValue: text) else {
+                    fail("--node-reward: unknown policy '\(text)' (choose firstSeen, max, mean)", status: 2)
+                }
+                options.nodeReward = policy
+            case "-h", "--help":
+                print(usage)
+                exit(0)
+            default:
+                if argument.hasPrefix("-") && argument != "-" { fail("unknown option '\(argument)'\n\(usage)", status: 2) }
+                guard input == nil else { fail("more than one INPUT given ('\(input!)', '\(argument)')", status: 2) }
+                input = argument
+            }
+            i += 1
+        }
+    }
+
+    func run() {
+        guard let input else { fail("missing INPUT\n\(usage)", status: 2) }
+        do {
+            let scorer = try Scorer(options: options)
+            let rows = try JSONLReader.read(path: input)
+            let scored = try scorer.score(rows)
+            try JSONLWriter.write(rows, scored, to: output)
+        } catch {
+            switch error {
+            case .invalidInput, .invalidParameter: fail(error.description, status: 2)
+            case .io, .numerical: fail(error.description, status: 1)
+            }
+        }
+    }
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "score": ScoreCommand(arguments: Array(arguments.dropFirst())).run()
+case "-h", "--help", nil: print(usage)
+default: fail("unknown command '\(arguments[0])'\n\(usage)", status: 2)
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import RewardFlow
+
+/// Every case of `../shared/conformance/` through the library, compared field by field at the
+/// tolerances its README states.
+@Suite struct ConformanceTests {
+    static let supported = Set(PropagationOperator.allCases.map(\.rawValue))
+
+    @Test func fixturesArePresent() {
+        #expect(Fixtures.names.count >= 30, "conformance fixtures not found at \(Fixtures.directory.path)")
+    }
+
+    /// Cases whose operator this build implements (the linear operators arrive with issue 3).
+    static var cases: [String] {
+        Fixtures.names.filter { name in
+            (try? Fixtures.params(name)["operator"] as? String).flatMap { $0 }.map(supported.contains) ?? false
+        }
+    }
+
+    @Test(arguments: cases)
+    func conformance(_ name: String) throws {
+        let params = try Fixtures.params(name)
+        let operatorName = params["operator"] as! String
+        guard let op = PropagationOperator(rawValue: operatorName) else {
+            Issue.record("operator \(operatorName) of case \(name) is not implemented")
+            return
+        }
+        var options = ScoringOptions()
+        options.propagation = op
+        options.gamma = params["gamma"] as? Double ?? options.gamma
+        options.nodeReward = NodeRewardPolicy(rawValue: params["node_reward"] as? String ?? "firstSeen")!
+        options.advantage = AdvantageMode(rawValue: params["advantage"] as? String ?? "")
+        options.stepWeight = params["step_weight"] as? Double ?? 1
+        let tolerance = params["tolerance"] as! Double
+        let advantageTolerance = params["advantage_tolerance"] as? Double ?? tolerance
+
+        let rows = try JSONLReader.read(path: Fixtures.url(name, "input.jsonl").path)
+        let scored = try Scorer(options: options).score(rows)
+        let expected = try Fixtures.jsonLines(Fixtures.url(name, "expected.jsonl"))
+        try #require(expected.count == rows.count)
+
+        var mismatches = 0
+        for (r, line) in expected.enumerated() {
+            #expect(line["group"] as? String == rows.groupNames.string(of: rows.group[r]))
+            #expect(line["trajectory"] as? String == rows.trajectoryNames.string(of: rows.trajectory[r]))
+            #expect(line["step"] as? Int == Int(rows.step[r]))
+            var fields: [(String, Double, Double)] = [
+                ("value", scored.rewards.value[r], tolerance),
+                ("step_reward", scored.rewards.stepReward[r], tolerance),
+                ("step_reward_abs", scored.rewards.stepRewardAbs[r], tolerance),
+            ]
+            if let a = scored.advantages {
+                fields += [
+                    ("episode_advantage", a.episode[r], advantageTolerance),
+                    ("step_advantage", a.step[r], advantageTolerance),
+                    ("advantage", a.combined[r], advantageTolerance),
+                ]
+            }
+            for (field, got, tol) in fields {
+                let want = try #require(line[field] as? Double, "\(name) line \(r + 1) lacks \(field)")
+                if abs(got - want) > tol {
+                    mismatches += 1
+                    if mismatches <= 5 { Issue.record("\(name) row \(r) \(field): got \(got), want \(want)") }
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+}

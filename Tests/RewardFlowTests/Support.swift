@@ -1,0 +1,61 @@
+import Foundation
+import RewardFlow
+
+/// Test helpers: locating the shared conformance fixtures and reading JSON files.
+enum Fixtures {
+    /// `../shared/conformance` beside the repository (or `$REWARDFLOW_CONFORMANCE`).
+    static var directory: URL {
+        if let path = ProcessInfo.processInfo.environment["REWARDFLOW_CONFORMANCE"] {
+            return URL(fileURLWithPath: path)
+        }
+        return URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/conformance")
+    }
+
+    /// Every case name (from `NAME.params.json`).
+    static var names: [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".params.json") }
+            .map { String($0.dropLast(".params.json".count)) }.sorted()
+    }
+
+    static func url(_ name: String, _ suffix: String) -> URL {
+        directory.appendingPathComponent("\(name).\(suffix)")
+    }
+
+    static func params(_ name: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: url(name, "params.json"))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    static func jsonLines(_ url: URL) throws -> [[String: Any]] {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return try text.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+}
+
+/// Builds a batch from compact tuples `(group, trajectory, step, state, reward, active)`.
+func makeRows(
+    _ rows: [(String, String, Int, String, Double, Bool)], noop: Set<Int> = []
+) throws -> StepRows {
+    var batch = StepRows()
+    for (i, r) in rows.enumerated() {
+        try batch.append(
+            group: r.0, trajectory: r.1, step: r.2, state: r.3, action: "a", reward: r.4,
+            active: r.5, noop: noop.contains(i))
+    }
+    return batch
+}
+
+/// The expected error of `body`, or nil when it does not throw.
+func thrownError(_ body: () throws(RewardFlowError) -> Void) -> RewardFlowError? {
+    do throws(RewardFlowError) {
+        try body()
+        return nil
+    } catch {
+        return error
+    }
+}
