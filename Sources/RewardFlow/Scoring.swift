@@ -6,12 +6,32 @@ public enum PropagationOperator: String, Sendable, CaseIterable {
     case trajectoryReturn = "trajectory-return"
 }
 
+/// Which backend solves a linear operator (`discounted`; SPEC §3).
+public enum LinearSolver: String, Sendable, CaseIterable {
+    /// Per group, by size and structure (documented with the operator).
+    case auto
+    /// Sparse LU (UMFPACK) of the batch's block-diagonal matrix.
+    case direct
+    /// Jacobi / power iteration with BLAS vector kernels, to `tolerance`.
+    case iterative
+    /// Dense LAPACK per group.
+    case dense
+}
+
 /// Everything that configures one scoring run.
 public struct ScoringOptions: Sendable {
     /// The propagation operator.
     public var propagation: PropagationOperator = .maxDecay
     /// γ for `max-decay` and `trajectory-return`.
     public var gamma: Double = 0.9
+    /// α for `pagerank` (damping) and `diffusion`.
+    public var alpha: Double = 0.85
+    /// Backend for the linear operators.
+    public var solver: LinearSolver = .auto
+    /// Residual tolerance `‖(I−γP)V − r‖∞` (or PageRank's change per sweep) of iterative solvers.
+    public var tolerance: Double = 1e-12
+    /// Iteration cap of iterative solvers; reaching it without convergence is an error.
+    public var maxIterations: Int = 10_000
     /// How node rewards are chosen.
     public var nodeReward: NodeRewardPolicy = .firstSeen
     /// Advantage normalisation; `nil` computes none.
