@@ -31,7 +31,7 @@ let package = Package(
             path: "Sources/rewardflow"),
         .testTarget(
             name: "RewardFlowTests",
-            dependencies: ["RewardFlow"],
+            dependencies: ["RewardFlow", "rewardflow"],
             path: "Tests/RewardFlowTests"),
     ]
 )

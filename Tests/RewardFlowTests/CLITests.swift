@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+/// The `rewardflow` executable: output format, atomic writes, exit codes and error lines.
+@Suite struct CLITests {
+    /// The CLI next to the test bundle in the build products folder.
+    static var executable: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("rewardflow").path) && dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("rewardflow")
+    }
+
+    static func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    static func temporary(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("rf-cli-\(getpid())-\(name)").path
+    }
+
+    @Test func scoresTheExampleToAFile() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Examples/alfworld_8x8x30.jsonl").path
+        let output = Self.temporary("example.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let result = try Self.run(["score", example, "-o", output, "--advantage", "mean_std_norm"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        let inputLines = try String(contentsOfFile: example, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == inputLines.count)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        #expect(Set(first.keys) == ["group", "trajectory", "step", "value", "step_reward", "step_reward_abs",
+                                    "episode_advantage", "step_advantage", "advantage"])
+        // No temporary file is left beside the output.
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
+        #expect(!siblings.contains { $0.hasPrefix("rf-cli-\(getpid())-example.jsonl.tmp") })
+    }
+
+    @Test func readsStandardInput() throws {
+        let rows = """
+            {"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": 10}
+            {"group": "g", "trajectory": "t", "step": 1, "state": "B", "reward": 0, "active": false}
+            """
+        let result = try Self.run(["score", "-", "--gamma", "0.5"], stdin: rows)
+        #expect(result.status == 0)
+        #expect(result.stdout == """
+            {"group": "g", "trajectory": "t", "step": 0, "value": 5.0, "step_reward": 5.0, "step_reward_abs": 10.0}
+            {"group": "g", "trajectory": "t", "step": 1, "value": 10.0, "step_reward": 0.0, "step_reward_abs": 0.0}
+
+            """)
+    }
+
+    @Test func badInputExitsTwoWithLineAndFieldAndWritesNothing() throws {
+        let input = Self.temporary("bad.jsonl"), output = Self.temporary("bad-out.jsonl")
+        try """
+            {"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": 0}
+            {"group": "g", "trajectory": "t", "step": 1, "state": "B", "reward": NaN}
+            """.write(toFile: input, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        let result = try Self.run(["score", input, "-o", output])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: line 2: reward: "), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
+    @Test func badOptionsExitTwo() throws {
+        for arguments in [["score", "x.jsonl", "--gamma", "1.5"], ["score", "x.jsonl", "--operator", "magic"],
+                          ["score", "x.jsonl", "--advantage", "zscore"], ["score"], ["frobnicate"]] {
+            let result = try Self.run(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.hasPrefix("error: "), "\(arguments): \(result.stderr)")
+        }
+    }
+
+    @Test func missingFileExitsOne() throws {
+        let result = try Self.run(["score", Self.temporary("does-not-exist.jsonl")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("No such file"))
+    }
+}
