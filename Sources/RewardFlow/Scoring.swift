@@ -4,6 +4,12 @@ public enum PropagationOperator: String, Sendable, CaseIterable {
     case maxDecay = "max-decay"
     /// GiGPO's per-trajectory discounted return (no graph).
     case trajectoryReturn = "trajectory-return"
+    /// `(I − γP)V = r`, `P` the row-normalised trajectory counts (linear, empirical policy).
+    case discounted
+    /// Personalised PageRank on the reversed graph: `x = α(Mx + (dᵀx)p) + (1 − α)p`, `p = r⁺/Σr⁺`.
+    case pagerank
+    /// `(I − αS)f = r`, `S = D^{-1/2}(w + wᵀ)D^{-1/2}`.
+    case diffusion
 }
 
 /// Which backend solves a linear operator (`discounted`; SPEC §3).
@@ -22,7 +28,7 @@ public enum LinearSolver: String, Sendable, CaseIterable {
 public struct ScoringOptions: Sendable {
     /// The propagation operator.
     public var propagation: PropagationOperator = .maxDecay
-    /// γ for `max-decay` and `trajectory-return`.
+    /// γ for `max-decay`, `discounted` and `trajectory-return`.
     public var gamma: Double = 0.9
     /// α for `pagerank` (damping) and `diffusion`.
     public var alpha: Double = 0.85
@@ -60,30 +66,65 @@ public struct Scorer: Sendable {
     /// Creates a scorer; refuses options outside their domains.
     public init(options: ScoringOptions = ScoringOptions()) throws(RewardFlowError) {
         switch options.propagation {
-        case .maxDecay: _ = try MaxDecay(gamma: options.gamma)
         case .trajectoryReturn: _ = try TrajectoryReturn(gamma: options.gamma)
+        default: _ = try Self.propagator(options)
         }
         if let mode = options.advantage { _ = try AdvantageEstimator(mode: mode, stepWeight: options.stepWeight) }
         self.options = options
     }
 
-    /// Scores a batch.
-    public func score(_ rows: StepRows) throws(RewardFlowError) -> ScoredRows {
-        let index = try TrajectoryIndex(rows)
-        let rewards: RowRewards
+    /// The graph operator the options select (every operator except `trajectory-return`).
+    static func propagator(_ options: ScoringOptions) throws(RewardFlowError) -> any Propagator {
         switch options.propagation {
         case .maxDecay:
-            let graph = GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index)
-            let values = try MaxDecay(gamma: options.gamma).values(on: graph)
-            rewards = RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values)
+            return try MaxDecay(gamma: options.gamma)
         case .trajectoryReturn:
-            let returns = try TrajectoryReturn(gamma: options.gamma).returns(rows, index: index)
-            rewards = RewardExtractor.extract(rows, index: index, returns: returns)
+            throw .invalidParameter(name: "operator", message: "trajectory-return works on rows, not on the state graph")
+        case .discounted:
+            return try Discounted(
+                gamma: options.gamma, solver: options.solver, tolerance: options.tolerance,
+                maxIterations: options.maxIterations)
+        case .pagerank:
+            guard options.solver == .auto || options.solver == .iterative else {
+                throw .invalidParameter(name: "solver", message: "pagerank is solved by power iteration only (choose auto or iterative)")
+            }
+            return try PageRank(alpha: options.alpha, tolerance: options.tolerance, maxIterations: options.maxIterations)
+        case .diffusion:
+            return try Diffusion(alpha: options.alpha, solver: options.solver)
+        }
+    }
+
+    /// Scores a batch.
+    public func score(_ rows: StepRows) throws(RewardFlowError) -> ScoredRows {
+        var explain = SolveExplanation()
+        return try score(rows, explain: &explain)
+    }
+
+    /// Scores a batch and records in `explain` what was solved and how long each stage took.
+    public func score(_ rows: StepRows, explain: inout SolveExplanation) throws(RewardFlowError) -> ScoredRows {
+        let index = try explain.time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows) }
+        let rewards: RowRewards
+        switch options.propagation {
+        case .trajectoryReturn:
+            explain.operatorDescription = "trajectory-return (gamma \(options.gamma))"
+            let returns = try explain.time("returns") { () throws(RewardFlowError) in
+                try TrajectoryReturn(gamma: options.gamma).returns(rows, index: index)
+            }
+            rewards = explain.time("extract") { RewardExtractor.extract(rows, index: index, returns: returns) }
+        default:
+            let graph = explain.time("graph") { GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index) }
+            (explain.groups, explain.nodes, explain.edges) = (graph.groupCount, graph.nodeCount, graph.edgeCount)
+            let values = try Self.propagator(options).values(on: graph, explain: &explain)
+            if options.propagation != .maxDecay { explain.notes.append("OpenBLAS kernels: \(BLAS.coreName)") }
+            if options.propagation == .maxDecay { explain.operatorDescription = "max-decay (gamma \(options.gamma))" }
+            rewards = explain.time("extract") { RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values) }
         }
         var advantages: RowAdvantages?
         if let mode = options.advantage {
-            advantages = try AdvantageEstimator(mode: mode, stepWeight: options.stepWeight)
-                .advantages(rows, index: index, stepReward: rewards.stepReward)
+            advantages = try explain.time("advantages") { () throws(RewardFlowError) in
+                try AdvantageEstimator(mode: mode, stepWeight: options.stepWeight)
+                    .advantages(rows, index: index, stepReward: rewards.stepReward)
+            }
         }
         return ScoredRows(rewards: rewards, advantages: advantages)
     }

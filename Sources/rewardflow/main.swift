@@ -9,12 +9,18 @@ import RewardFlow
 let usage = """
     usage: rewardflow score INPUT [-o OUTPUT] [--gamma G] [--operator OP]
                             [--advantage none|mean_norm|mean_std_norm] [--step-weight W]
-                            [--node-reward firstSeen|max|mean]
+                            [--node-reward firstSeen|max|mean] [--alpha A]
+                            [--solver auto|direct|iterative|dense] [--tol T] [--max-iter N] [--explain]
 
       INPUT          JSONL step rows (SPEC §1); '-' reads standard input
       -o OUTPUT      output JSONL (written atomically); default: standard output
-      --operator OP  max-decay (default) | trajectory-return
+      --operator OP  max-decay (default) | trajectory-return | discounted | pagerank | diffusion
       --gamma G      decay / discount factor (default 0.9)
+      --alpha A      pagerank damping / diffusion strength, in [0, 1) (default 0.85)
+      --solver S     linear backend of discounted / diffusion (default auto)
+      --tol T        iterative stop rule: residual (discounted) or change (pagerank) (default 1e-12)
+      --max-iter N   iteration cap of iterative solvers; reaching it is an error (default 10000)
+      --explain      print what was solved (backends, iterations, residual, stage times) to stderr
 
     Exit status: 0 on success, 2 on bad input or options (message on stderr), 1 on I/O errors.
     """
@@ -31,6 +37,7 @@ struct ScoreCommand {
     var input: String?
     var output = "-"
     var options = ScoringOptions()
+    var explain = false
 
     init(arguments: [String]) {
         var i = 0
@@ -50,6 +57,19 @@ struct ScoreCommand {
             case "-o", "--output": output = value(argument)
             case "--gamma": options.gamma = number(argument)
             case "--step-weight": options.stepWeight = number(argument)
+            case "--alpha": options.alpha = number(argument)
+            case "--tol": options.tolerance = number(argument)
+            case "--max-iter":
+                let text = value(argument)
+                guard let n = Int(text) else { fail("\(argument): expected an integer, got '\(text)'", status: 2) }
+                options.maxIterations = n
+            case "--solver":
+                let text = value(argument)
+                guard let solver = LinearSolver(rawValue: text) else {
+                    fail("--solver: unknown solver '\(text)' (choose \(LinearSolver.allCases.map(\.rawValue).joined(separator: ", ")))", status: 2)
+                }
+                options.solver = solver
+            case "--explain": explain = true
             case "--operator":
                 let text = value(argument)
                 guard let op = PropagationOperator(rawValue: text) else {
@@ -87,9 +107,14 @@ struct ScoreCommand {
         guard let input else { fail("missing INPUT\n\(usage)", status: 2) }
         do {
             let scorer = try Scorer(options: options)
-            let rows = try JSONLReader.read(path: input)
-            let scored = try scorer.score(rows)
-            try JSONLWriter.write(rows, scored, to: output)
+            var report = SolveExplanation()
+            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input) }
+            let scored = try scorer.score(rows, explain: &report)
+            try report.time("write") { () throws(RewardFlowError) in try JSONLWriter.write(rows, scored, to: output) }
+            if explain {
+                var text = "\(report)\n"
+                text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            }
         } catch {
             switch error {
             case .invalidInput, .invalidParameter: fail(error.description, status: 2)

@@ -4,6 +4,16 @@
 public protocol Propagator: Sendable {
     /// `V` per node of `graph` (indexed like `graph.nodeReward`).
     func values(on graph: StateGraph) throws(RewardFlowError) -> [Double]
+    /// `V` per node, also recording what was solved (backends, iterations, residual, stage times).
+    func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double]
+}
+
+extension Propagator {
+    /// Default: solve, recording the operator's type name and the total time only.
+    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
+        explain.operatorDescription = String(describing: Self.self)
+        return try explain.time("solve") { () throws(RewardFlowError) in try values(on: graph) }
+    }
 }
 
 /// Checks that a discount or damping factor lies in its domain.

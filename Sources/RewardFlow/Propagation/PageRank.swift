@@ -1,0 +1,130 @@
+/// Personalised PageRank on the reversed graph: `x = α·(Mx + (dᵀx)·p) + (1 − α)·p` per group,
+/// `M(u, v) = w(u→v)/Σ_{u'} w(u'→v)`, `p = r⁺/Σr⁺`, `d` = nodes without predecessors.
+///
+/// Mass flows from rewarded states back to their predecessors: on the reversed graph the edge
+/// `v→u` carries `w(u→v)`, normalised over `v`'s reversed out-edges (its in-edges here), so the
+/// product is a pull over the original CSR rows and needs no transpose. Personalisation and
+/// dangling mass both follow `p` over the group's nodes; a group without a positive reward gets
+/// zeros. This is `networkx.pagerank(G.reverse(), alpha, personalization=p)` (whose dangling
+/// distribution defaults to `p`), solved to a tighter tolerance.
+///
+/// Power iteration over the whole batch from `x₀ = p`: the sparse pull per group, then BLAS
+/// `ddot` (dangling mass), `daxpy` (teleport), `dcopy`/`daxpy`/`dasum` (change), with the
+/// groups in parallel chunks. It stops when the largest per-group change `‖x_{k+1} − x_k‖₁` is
+/// at most `tolerance` (then `‖x − x*‖₁ ≤ α/(1−α)·tolerance` per group) and returns `x_{k+1}`;
+/// reaching `maxIterations` first is an error.
+public struct PageRank: Propagator {
+    /// The damping α ∈ [0, 1).
+    public let alpha: Double
+    /// Stop rule: largest per-group `‖x_{k+1} − x_k‖₁ ≤ tolerance`.
+    public let tolerance: Double
+    /// Sweep cap; reaching it is an error.
+    public let maxIterations: Int
+
+    /// Creates the operator; refuses α outside [0, 1), a non-positive tolerance, < 1 sweep.
+    public init(alpha: Double, tolerance: Double = 1e-12, maxIterations: Int = 10_000) throws(RewardFlowError) {
+        try ParameterCheck.damping(alpha, name: "alpha")
+        try ParameterCheck.iterative(tolerance: tolerance, maxIterations: maxIterations)
+        self.alpha = alpha
+        self.tolerance = tolerance
+        self.maxIterations = maxIterations
+    }
+
+    /// PageRank probabilities per node (summing to 1 over each group with a positive reward).
+    public func values(on graph: StateGraph) throws(RewardFlowError) -> [Double] {
+        var explain = SolveExplanation()
+        return try values(on: graph, explain: &explain)
+    }
+
+    /// PageRank per node, recording sweeps, last change and stage times in `explain`.
+    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
+        explain.operatorDescription = "pagerank (alpha \(alpha))"
+        let n = graph.nodeCount
+        var x = [Double](repeating: 0, count: n)
+        guard n > 0 else { return x }
+        let (pull, teleport, dangling, groups) = explain.time("assemble") { assemble(graph) }
+        guard !groups.isEmpty else {
+            explain.notes.append("no group has a positive reward: all values are 0")
+            return x
+        }
+        x = teleport
+        var next = [Double](repeating: 0, count: n), change = next
+        var groupChange = [Double](repeating: 0, count: groups.count)
+        var sweeps = 0, largest = Double.infinity
+        let alpha = self.alpha
+        try explain.time("power iteration") { () throws(RewardFlowError) in
+            while sweeps < maxIterations {
+                sweeps += 1
+                try x.withUnsafeBufferPointer { (x) throws(RewardFlowError) in
+                    try next.withUnsafeMutableBufferPointer { (next) throws(RewardFlowError) in
+                        try change.withUnsafeMutableBufferPointer { (change) throws(RewardFlowError) in
+                            try groupChange.withUnsafeMutableBufferPointer { (slots) throws(RewardFlowError) in
+                                let (x, next, change, slots) = (
+                                    UncheckedSendable(x), UncheckedSendable(next), UncheckedSendable(change),
+                                    SendableBuffer(slots))
+                                try LinearSystems.forEachGroup(groups, makeWorkspace: { () }) { k, g, _ in
+                                    let nodes = graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1]
+                                    for u in nodes {
+                                        var s = 0.0
+                                        for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
+                                            s += pull[e] * x.value[Int(graph.edgeTarget[e])]
+                                        }
+                                        next.value[u] = alpha * s
+                                    }
+                                    let xg = UnsafeBufferPointer(rebasing: x.value[nodes])
+                                    let yg = UnsafeMutableBufferPointer(rebasing: next.value[nodes])
+                                    let dg = UnsafeMutableBufferPointer(rebasing: change.value[nodes])
+                                    let danglingMass = dangling.withUnsafeBufferPointer {
+                                        BLAS.dot(UnsafeBufferPointer(rebasing: $0[nodes]), xg)
+                                    }
+                                    teleport.withUnsafeBufferPointer {
+                                        BLAS.axpy(alpha * danglingMass + (1 - alpha), UnsafeBufferPointer(rebasing: $0[nodes]), yg)
+                                    }
+                                    BLAS.copy(UnsafeBufferPointer(yg), dg)
+                                    BLAS.axpy(-1, xg, dg)
+                                    slots[k] = BLAS.asum(UnsafeBufferPointer(dg))
+                                }
+                            }
+                        }
+                    }
+                }
+                swap(&x, &next)
+                largest = groupChange.reduce(0) { max($0, $1) }
+                if largest <= tolerance || largest.isNaN { break }
+            }
+        }
+        explain.iterations = sweeps
+        explain.residual = largest
+        explain.residualDescription = "largest per-group ‖x_{k+1} − x_k‖₁ of the last sweep"
+        explain.record("power", groups: groups.count, nodes: groups.reduce(0) { $0 + graph.groupNodeStart[$1 + 1] - graph.groupNodeStart[$1] }, nonzeros: graph.edgeCount)
+        let zero = graph.groupCount - groups.count
+        if zero > 0 { explain.notes.append("\(zero) group\(zero == 1 ? "" : "s") without a positive reward: values 0") }
+        guard largest <= tolerance else {
+            throw .numerical(message: "pagerank: power iteration did not converge in \(maxIterations) iterations (last change ‖x_{k+1} − x_k‖₁ = \(largest), tolerance \(tolerance))")
+        }
+        return x
+    }
+
+    /// The pull weights `w(u→v)/Σ_{u'} w(u'→v)` per edge, the teleport vector `p = r⁺/Σr⁺`
+    /// per node, the dangling indicator (no predecessor) and the groups with a positive reward.
+    func assemble(_ graph: StateGraph) -> (pull: [Double], teleport: [Double], dangling: [Double], groups: [Int]) {
+        let n = graph.nodeCount
+        var incoming = [Double](repeating: 0, count: n)
+        for e in 0..<graph.edgeCount { incoming[Int(graph.edgeTarget[e])] += graph.edgeWeight[e] }
+        var pull = [Double](repeating: 0, count: graph.edgeCount)
+        for e in 0..<graph.edgeCount { pull[e] = graph.edgeWeight[e] / incoming[Int(graph.edgeTarget[e])] }
+        let dangling = incoming.map { $0 > 0 ? 0.0 : 1.0 }
+        var teleport = [Double](repeating: 0, count: n)
+        var groups: [Int] = []
+        for g in 0..<graph.groupCount {
+            let nodes = graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1]
+            var total = ExactSum()
+            for u in nodes where graph.nodeReward[u] > 0 { total.add(graph.nodeReward[u]) }
+            let sum = total.value
+            guard sum > 0 else { continue }
+            for u in nodes where graph.nodeReward[u] > 0 { teleport[u] = graph.nodeReward[u] / sum }
+            groups.append(g)
+        }
+        return (pull, teleport, dangling, groups)
+    }
+}
