@@ -127,6 +127,7 @@ struct ScoreCommand {
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "score": ScoreCommand(arguments: Array(arguments.dropFirst())).run()
+case "synth": SynthCommand(arguments: Array(arguments.dropFirst())).run()
 case "-h", "--help", nil: print(usage)
 default: fail("unknown command '\(arguments[0])'\n\(usage)", status: 2)
 }

@@ -110,6 +110,18 @@ public struct StepRows: Sendable {
         active.reserveCapacity(n); noop.reserveCapacity(n)
     }
 
+    /// Sets how states are named (synthesised batches, which fix it up front).
+    mutating func fixIdentity(_ kind: StateIdentity) { identity = kind }
+
+    /// Appends a row whose fields are known to be valid (the synthesizer's rows).
+    mutating func appendTrusted(
+        group g: Int32, trajectory t: Int32, step s: Int32, state st: Int32, action a: Int32,
+        reward r: Double, active act: Bool, noop n: Bool
+    ) {
+        group.append(g); trajectory.append(t); step.append(s); state.append(st)
+        action.append(a); reward.append(r); active.append(act); noop.append(n)
+    }
+
     mutating func appendColumns(
         group g: Int32, trajectory t: Int32, step s: Int, state st: Int32, action a: Int32,
         reward r: Double, active act: Bool, noop n: Bool, location: InputLocation, line: Int?

@@ -1,0 +1,287 @@
+/// Shortest round-trip formatting of doubles, byte for byte as Swift's `description`
+/// (and parsing back, in Swift or Python, to the very same double).
+///
+/// The digits come from the Schubfach algorithm (R. Giulietti, 2020): the shortest decimal in
+/// the rounding interval of the value, the closest one when several have that length, from
+/// three 64×128-bit multiplications by a table of 126-bit powers of ten (`Pow10Table.swift`,
+/// generated exactly by `scripts/gen_pow10_table.py`). No allocation, no division loop.
+///
+/// Layout (as `description` and Python's `repr`): fixed notation when the decimal exponent E
+/// of the first digit is in -4...15 (`0.0001`, `123.0`, `1000000000000000.0`), otherwise
+/// `d.ddde±XX` (`1e-05`, `1.2345678901234568e+17`); `nan`, `inf`, `-inf`.
+public enum DoubleFormatter {
+    /// Bytes `write` may produce at most.
+    public static let maximumLength = 32
+
+    /// Appends the shortest round-trip text of `value` to `out`.
+    @inlinable
+    public static func append(_ value: Double, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maximumLength) { buffer in
+            let n = write(value, to: buffer.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress!, count: n))
+        }
+    }
+
+    /// The shortest round-trip text of `value` as a `String` (equal to `value.description`).
+    public static func string(_ value: Double) -> String {
+        var bytes: [UInt8] = []
+        append(value, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `value` in decimal.
+    @inlinable
+    public static func appendInteger(_ value: Int, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            let n = writeInteger(value, to: buffer.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress!, count: n))
+        }
+    }
+
+    /// Writes `value` in decimal at `p` (room for 20 bytes); returns the byte count.
+    @inlinable
+    public static func writeInteger(_ value: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var q = p
+        var magnitude = value.magnitude
+        if value < 0 { q.pointee = 0x2D; q += 1 }
+        let digits = digitCount(UInt64(magnitude))
+        var end = q + digits
+        let stop = end
+        while magnitude >= 100 {
+            let pair = Int(magnitude % 100)
+            magnitude /= 100
+            end -= 2
+            end[0] = digitPairs[2 * pair]
+            end[1] = digitPairs[2 * pair + 1]
+        }
+        if magnitude >= 10 {
+            end[-2] = digitPairs[2 * Int(magnitude)]
+            end[-1] = digitPairs[2 * Int(magnitude) + 1]
+        } else {
+            end[-1] = 0x30 + UInt8(magnitude)
+        }
+        return stop - p
+    }
+
+    /// Writes the shortest round-trip text of `value` at `p` (room for `maximumLength` bytes);
+    /// returns the byte count.
+    @inlinable
+    public static func write(_ value: Double, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        _write(value, p)
+    }
+
+    // MARK: - Schubfach
+
+    @usableFromInline
+    static func _write(_ value: Double, _ start: UnsafeMutablePointer<UInt8>) -> Int {
+        var p = start
+        let bits = value.bitPattern
+        let fraction = bits & ((1 << 52) - 1)
+        let biased = Int((bits >> 52) & 0x7FF)
+        if biased == 0x7FF {
+            if fraction != 0 { return copy("nan", start) }
+            return copy(bits >> 63 == 0 ? "inf" : "-inf", start)
+        }
+        if bits >> 63 != 0 { p.pointee = 0x2D; p += 1 }
+        let (f, e): (UInt64, Int)
+        if biased != 0 {
+            let mq = 1075 - biased  // -q, with value = c · 2^q
+            let c = (1 << 52) | fraction
+            if mq > 0 && mq < 53 && (c >> UInt64(mq)) << UInt64(mq) == c {
+                (f, e) = (c >> UInt64(mq), 0)  // an integer below 2^53
+            } else {
+                (f, e) = decimal(q: -mq, c: c, dk: 0)
+            }
+        } else if fraction != 0 {
+            (f, e) = fraction < 3 ? decimal(q: -1074, c: 10 * fraction, dk: -1) : decimal(q: -1074, c: fraction, dk: 0)
+        } else {
+            return (p - start) + copy("0.0", p)
+        }
+        return (p - start) + layout(f, e, p)
+    }
+
+    /// Schubfach's core: the shortest `f · 10^e` in the rounding interval of `c · 2^q`.
+    @usableFromInline
+    static func decimal(q: Int, c: UInt64, dk: Int) -> (UInt64, Int) {
+        let out: UInt64 = c & 1
+        let cb = c << 2
+        let cbr = cb + 2
+        let cbl: UInt64
+        let k: Int
+        if c != 1 << 52 || q == -1074 {
+            cbl = cb - 2
+            k = (q * 661_971_961_083) >> 41  // floor(q · log10 2)
+        } else {
+            cbl = cb - 1
+            k = (q * 661_971_961_083 - 274_743_187_321) >> 41  // floor(log10(3/4 · 2^q))
+        }
+        let h = q + ((-k * 913_124_641_741) >> 38) + 2  // q + floor(log2 10^-k) + 2
+        let index = (k + 324) << 1
+        let g1 = pow10Table[index], g0 = pow10Table[index + 1]
+        let vb = roundOdd(g1, g0, cb << UInt64(h))
+        let vbl = roundOdd(g1, g0, cbl << UInt64(h))
+        let vbr = roundOdd(g1, g0, cbr << UInt64(h))
+        let s = vb >> 2
+        if s >= 100 {
+            let sp10 = 10 * s.multipliedFullWidth(by: 1_844_674_407_370_955_168).high  // 10 · ⌊s/10⌋
+            let tp10 = sp10 + 10
+            let upin = vbl + out <= sp10 << 2
+            let wpin = (tp10 << 2) + out <= vbr
+            if upin != wpin { return (upin ? sp10 : tp10, k + dk) }
+        }
+        let t = s + 1
+        let uin = vbl + out <= s << 2
+        let win = (t << 2) + out <= vbr
+        if uin != win { return (uin ? s : t, k + dk) }
+        let doubled = (s + t) << 1
+        let pickS = vb < doubled || (vb == doubled && s & 1 == 0)
+        return (pickS ? s : t, k + dk)
+    }
+
+    /// `cp · g · 2^-127`, rounded to odd (Schubfach's `rop`).
+    @inline(__always) @usableFromInline
+    static func roundOdd(_ g1: UInt64, _ g0: UInt64, _ cp: UInt64) -> UInt64 {
+        let x1 = g0.multipliedFullWidth(by: cp).high
+        let y = g1.multipliedFullWidth(by: cp)
+        let z = (y.low >> 1) &+ x1
+        let vbp = y.high &+ (z >> 63)
+        let mask63: UInt64 = (1 << 63) - 1
+        return vbp | (((z & mask63) &+ mask63) >> 63)
+    }
+
+    /// Writes `f · 10^e` (f > 0) in `description`'s layout; returns the byte count.
+    @usableFromInline
+    static func layout(_ significand: UInt64, _ exponent: Int, _ p: UnsafeMutablePointer<UInt8>) -> Int {
+        var f = significand, e = exponent
+        // Strip trailing zeros (at most 16 of them).
+        while f >= 10 {
+            let (quotient, remainder) = f.quotientAndRemainder(dividingBy: 10)
+            if remainder != 0 { break }
+            f = quotient
+            e += 1
+        }
+        let n = digitCount(f)
+        let decimalExponent = e + n - 1
+        // Digits of f, written right-aligned into a 24-byte scratch area past the output.
+        var digits = (UInt64(0), UInt64(0), UInt64(0))
+        return withUnsafeMutableBytes(of: &digits) { raw -> Int in
+            let d = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            writeDigits(f, n, d)
+            if decimalExponent >= -4 && decimalExponent < 16 {
+                if decimalExponent >= 0 {
+                    let intDigits = decimalExponent + 1
+                    if n <= intDigits {
+                        p.update(from: d, count: n)
+                        (p + n).update(repeating: 0x30, count: intDigits - n)
+                        p[intDigits] = 0x2E
+                        p[intDigits + 1] = 0x30
+                        return intDigits + 2
+                    }
+                    p.update(from: d, count: intDigits)
+                    p[intDigits] = 0x2E
+                    (p + intDigits + 1).update(from: d + intDigits, count: n - intDigits)
+                    return n + 1
+                }
+                let zeros = -decimalExponent - 1
+                p[0] = 0x30
+                p[1] = 0x2E
+                (p + 2).update(repeating: 0x30, count: zeros)
+                (p + 2 + zeros).update(from: d, count: n)
+                return 2 + zeros + n
+            }
+            var q = p
+            q.pointee = d[0]; q += 1
+            if n > 1 {
+                q.pointee = 0x2E; q += 1
+                q.update(from: d + 1, count: n - 1); q += n - 1
+            }
+            q[0] = 0x65
+            q[1] = decimalExponent < 0 ? 0x2D : 0x2B
+            q += 2
+            let magnitude = abs(decimalExponent)
+            if magnitude >= 100 {
+                q[0] = 0x30 + UInt8(magnitude / 100)
+                q += 1
+            }
+            let lastTwo = magnitude % 100
+            q[0] = digitPairs[2 * lastTwo]
+            q[1] = digitPairs[2 * lastTwo + 1]
+            return q + 2 - p
+        }
+    }
+
+    /// Writes the `n` decimal digits of `f` at `d`.
+    @inline(__always) @usableFromInline
+    static func writeDigits(_ value: UInt64, _ n: Int, _ d: UnsafeMutablePointer<UInt8>) {
+        var f = value
+        var i = n
+        while i >= 2 {
+            let pair = Int(f % 100)
+            f /= 100
+            i -= 2
+            d[i] = digitPairs[2 * pair]
+            d[i + 1] = digitPairs[2 * pair + 1]
+        }
+        if i == 1 { d[0] = 0x30 + UInt8(f) }
+    }
+
+    /// Decimal digits of `x` (1 for 0).
+    @inline(__always) @usableFromInline
+    static func digitCount(_ x: UInt64) -> Int {
+        var n = 1
+        var bound: UInt64 = 10
+        while n < 20 && x >= bound {
+            n += 1
+            if n == 20 { break }
+            bound &*= 10
+        }
+        return n
+    }
+
+    @usableFromInline
+    static func copy(_ text: StaticString, _ p: UnsafeMutablePointer<UInt8>) -> Int {
+        p.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        return text.utf8CodeUnitCount
+    }
+
+    /// "00", "01", ..., "99".
+    @usableFromInline
+    static let digitPairs: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 200)
+        for i in 0..<100 {
+            table[2 * i] = UInt8(48 + i / 10)
+            table[2 * i + 1] = UInt8(48 + i % 10)
+        }
+        return table
+    }()
+}
+
+/// JSON string literals of arbitrary text.
+enum JSONText {
+    /// `text` as a quoted JSON string (escaping quotes, backslashes and control characters).
+    static func quoted(_ text: String) -> [UInt8] {
+        var out: [UInt8] = [0x22]
+        appendEscaped(text.utf8, to: &out)
+        out.append(0x22)
+        return out
+    }
+
+    /// Appends the bytes of a string with JSON escapes (no quotes).
+    static func appendEscaped<S: Sequence>(_ bytes: S, to out: inout [UInt8]) where S.Element == UInt8 {
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in bytes {
+            switch byte {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
+            case 0..<0x20:
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default: out.append(byte)
+            }
+        }
+    }
+}
