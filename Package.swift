@@ -25,6 +25,11 @@ let package = Package(
             name: "RewardFlow",
             dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse"],
             path: "Sources/RewardFlow"),
+        .systemLibrary(name: "CRewardFlowAPI", path: "Sources/CRewardFlowAPI"),
+        .target(
+            name: "RewardFlowC",
+            dependencies: ["RewardFlow", "CRewardFlowAPI"],
+            path: "Sources/RewardFlowC"),
         .executableTarget(
             name: "rewardflow",
             dependencies: ["RewardFlow"],

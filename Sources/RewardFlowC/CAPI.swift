@@ -1,0 +1,160 @@
+// The C API of include/rewardflow.h. Each function is `@c @implementation`, so the compiler
+// checks it against the header's declaration. Every fallible entry point funnels through
+// `status { ... }`, which turns a thrown `Failure` into an `rf_status` plus a thread-local
+// message: no input reaches a trap.
+import CRewardFlowAPI
+import RewardFlow
+
+private let version = StaticCString("0.1.0")
+private let operators = StaticCString(PropagationOperator.allCases.map(\.rawValue).joined(separator: ","))
+private let defaultOperator = StaticCString(PropagationOperator.maxDecay.rawValue)
+private let defaultSolver = StaticCString(LinearSolver.auto.rawValue)
+private let defaultNodeReward = StaticCString(NodeRewardPolicy.firstSeen.rawValue)
+
+/// The library's version, "MAJOR.MINOR.PATCH".
+@c @implementation
+public func rf_version() -> UnsafePointer<CChar>? { version.pointer }
+
+/// The library's ABI version (`RF_ABI_VERSION` of the header it was built with).
+@c @implementation
+public func rf_abi_version() -> Int32 { RF_ABI_VERSION }
+
+/// The operators this build implements, comma-separated, from `PropagationOperator.allCases`.
+@c @implementation
+public func rf_operators() -> UnsafePointer<CChar>? { operators.pointer }
+
+/// The calling thread's last error message.
+@c @implementation
+public func rf_last_error() -> UnsafePointer<CChar>? { LastError.current }
+
+/// Writes the defaults of `ScoringOptions` into `options`.
+@c @implementation
+public func rf_options_init(_ options: UnsafeMutablePointer<rf_options>?) {
+    guard let options else { return }
+    let defaults = ScoringOptions()
+    options.pointee = rf_options(
+        struct_size: MemoryLayout<rf_options>.size,
+        operator_name: defaultOperator.pointer, gamma: defaults.gamma, alpha: defaults.alpha,
+        solver: defaultSolver.pointer, tolerance: defaults.tolerance,
+        max_iterations: Int64(defaults.maxIterations), node_reward: defaultNodeReward.pointer,
+        advantage: nil, step_weight: defaults.stepWeight)
+}
+
+/// Creates an empty batch; the handle holds one retain of a `Batch`.
+@c @implementation
+public func rf_batch_create(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> rf_status {
+    status { () throws(Failure) in
+        guard let out else { throw .argument("out: NULL pointer") }
+        out.pointee = OpaquePointer(Unmanaged.passRetained(Batch()).toOpaque())
+    }
+}
+
+/// Releases the handle's retain.
+@c @implementation
+public func rf_batch_destroy(_ batch: OpaquePointer?) {
+    guard let batch else { return }
+    Unmanaged<Batch>.fromOpaque(UnsafeRawPointer(batch)).release()
+}
+
+/// The number of rows appended so far.
+@c @implementation
+public func rf_batch_count(_ batch: OpaquePointer?) -> Int {
+    (try? Batch.from(batch).rows.count) ?? 0
+}
+
+/// Empties the batch and forgets a failed append.
+@c @implementation
+public func rf_batch_clear(_ batch: OpaquePointer?) -> rf_status {
+    status { () throws(Failure) in
+        let box = try Batch.from(batch)
+        box.rows = StepRows()
+        box.broken = nil
+    }
+}
+
+/// Appends rows column by column through `StepRows.append`, after checking every pointer
+/// and offset column so that misuse leaves the batch as it was.
+@c @implementation
+public func rf_batch_append(_ batch: OpaquePointer?, _ rows: UnsafePointer<rf_rows>?) -> rf_status {
+    status { () throws(Failure) in
+        let box = try Batch.from(batch)
+        guard let rows else { throw .argument("rows: NULL pointer") }
+        let c = rows.pointee
+        let count = c.count
+        let base = box.rows.count
+        guard count <= Int(Int32.max) - 1 - base else {
+            throw .argument("rows: a batch holds at most \(Int32.max - 1) rows (has \(base), adding \(count))")
+        }
+        guard count > 0 else { return }
+        let group = try StringColumn(c.group, count: count, name: "group")
+        let trajectory = try StringColumn(c.trajectory, count: count, name: "trajectory")
+        let action = c.action.offsets == nil ? nil : try StringColumn(c.action, count: count, name: "action")
+        guard let step = c.step else { throw .argument("step: NULL pointer") }
+        guard let reward = c.reward else { throw .argument("reward: NULL pointer") }
+        let state: StringColumn?
+        switch (c.state.offsets != nil, c.state_key != nil) {
+        case (true, false): state = try StringColumn(c.state, count: count, name: "state")
+        case (false, true): state = nil
+        case (true, true): throw .argument("rows: set either state or state_key, not both")
+        case (false, false): throw .argument("rows: neither state nor state_key is set")
+        }
+        let identity: StateIdentity = state == nil ? .key : .text
+        if let existing = box.rows.identity, existing != identity {
+            throw .argument("rows: this batch names states by \(existing == .text ? "state" : "state_key"); an append may not switch")
+        }
+        if let message = box.broken { throw .argument("batch: unusable after a failed append (\(message)); clear it") }
+
+        do throws(Failure) {
+            for i in 0..<count {
+                let row = base + i
+                let g = try group.string(i, row: row), t = try trajectory.string(i, row: row)
+                let a = try action?.string(i, row: row) ?? ""
+                let isActive = c.active.map { $0[i] != 0 } ?? true
+                let isNoop = c.noop.map { $0[i] != 0 } ?? false
+                if let state {
+                    let s = try state.string(i, row: row)
+                    try library { () throws(RewardFlowError) in
+                        try box.rows.append(
+                            group: g, trajectory: t, step: Int(step[i]), state: s, action: a,
+                            reward: reward[i], active: isActive, noop: isNoop)
+                    }
+                } else if let keys = c.state_key {
+                    try library { () throws(RewardFlowError) in
+                        try box.rows.append(
+                            group: g, trajectory: t, step: Int(step[i]), stateKey: keys[i], action: a,
+                            reward: reward[i], active: isActive, noop: isNoop)
+                    }
+                }
+            }
+        } catch {
+            box.broken = error.message
+            throw error
+        }
+    }
+}
+
+/// Scores the batch with the given options into the caller's arrays.
+@c @implementation
+public func rf_score(
+    _ batch: OpaquePointer?, _ options: UnsafePointer<rf_options>?, _ outputs: UnsafePointer<rf_outputs>?
+) -> rf_status {
+    status { () throws(Failure) in
+        let box = try Batch.from(batch)
+        guard let outputs else { throw .argument("outputs: NULL pointer") }
+        if let message = box.broken { throw .argument("batch: unusable after a failed append (\(message)); clear it") }
+        let out = outputs.pointee
+        let rows = box.rows
+        guard out.capacity >= rows.count else {
+            throw .argument("outputs: capacity \(out.capacity) is less than the batch's \(rows.count) rows")
+        }
+        let scoring = try ScoringOptions(options)
+        let scored = try library { () throws(RewardFlowError) in try Scorer(options: scoring).score(rows) }
+        let n = rows.count
+        OutputColumn(pointer: out.value).write(scored.rewards.value, count: n)
+        OutputColumn(pointer: out.step_reward).write(scored.rewards.stepReward, count: n)
+        OutputColumn(pointer: out.step_reward_abs).write(scored.rewards.stepRewardAbs, count: n)
+        OutputColumn(pointer: out.episode_advantage).write(scored.advantages?.episode, count: n)
+        OutputColumn(pointer: out.step_advantage).write(scored.advantages?.step, count: n)
+        OutputColumn(pointer: out.advantage).write(scored.advantages?.combined, count: n)
+    }
+}

@@ -1,0 +1,228 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CRewardFlowAPI
+import RewardFlow
+
+/// A failed C call: the status it returns and the message `rf_last_error()` gives.
+struct Failure: Error {
+    var status: rf_status
+    var message: String
+
+    /// API misuse (`RF_ERR_INVALID_ARGUMENT`).
+    static func argument(_ message: String) -> Failure {
+        Failure(status: RF_ERR_INVALID_ARGUMENT, message: message)
+    }
+
+    /// The library's error, with the status of its kind.
+    init(_ error: RewardFlowError) {
+        switch error {
+        case .invalidInput: status = RF_ERR_INVALID_INPUT
+        case .invalidParameter: status = RF_ERR_INVALID_PARAMETER
+        case .numerical: status = RF_ERR_NUMERICAL
+        case .io: status = RF_ERR_INTERNAL
+        }
+        message = error.description
+    }
+
+    init(status: rf_status, message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+/// Runs `body`, turning the library's typed error into a `Failure`.
+func library<T>(_ body: () throws(RewardFlowError) -> T) throws(Failure) -> T {
+    do throws(RewardFlowError) {
+        return try body()
+    } catch {
+        throw Failure(error)
+    }
+}
+
+/// The body of every fallible C entry point: `RF_OK`, or the failure's status with its message
+/// stored for `rf_last_error()`.
+func status(_ body: () throws(Failure) -> Void) -> rf_status {
+    do throws(Failure) {
+        try body()
+        return RF_OK
+    } catch {
+        LastError.set(error.message)
+        return error.status
+    }
+}
+
+/// The per-thread message behind `rf_last_error()`: a `malloc`ed C string in a pthread key,
+/// freed when replaced or when its thread exits.
+enum LastError {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        _ = pthread_key_create(&key) { free($0) }
+        return key
+    }()
+
+    /// "" for threads that have not failed yet (static storage).
+    private static let empty = StaticCString("")
+
+    /// Replaces the calling thread's message.
+    static func set(_ message: String) {
+        free(pthread_getspecific(key))
+        _ = pthread_setspecific(key, message.withCString { strdup($0) })
+    }
+
+    /// The calling thread's message.
+    static var current: UnsafePointer<CChar> {
+        guard let raw = pthread_getspecific(key) else { return empty.pointer }
+        return UnsafePointer(raw.assumingMemoryBound(to: CChar.self))
+    }
+}
+
+/// A C string allocated once and never freed, for functions that return static storage.
+struct StaticCString: @unchecked Sendable {
+    /// The NUL-terminated bytes (immutable after `init`).
+    let pointer: UnsafePointer<CChar>
+
+    init(_ text: String) {
+        let bytes = text.utf8CString
+        let storage = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        bytes.withUnsafeBufferPointer { storage.initialize(from: $0.baseAddress!, count: $0.count) }
+        pointer = UnsafePointer(storage)
+    }
+}
+
+/// What an `rf_batch *` points to: the rows appended so far.
+final class Batch {
+    /// The rows, in append order.
+    var rows = StepRows()
+    /// Set when an append failed part-way: the message `rf_score` refuses the batch with.
+    var broken: String?
+
+    /// The batch behind a handle (not retained), or a failure for NULL.
+    static func from(_ handle: OpaquePointer?) throws(Failure) -> Batch {
+        guard let handle else { throw .argument("batch: NULL handle") }
+        return Unmanaged<Batch>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    }
+}
+
+/// One `rf_strings` column of `count` values, checked up front, read as Swift strings.
+///
+/// This and `OutputColumn` are the only places that read or write caller memory by offset.
+struct StringColumn {
+    let name: String
+    let data: UnsafePointer<CChar>?
+    let offsets: UnsafePointer<Int64>
+
+    /// Checks that `offsets` holds `count + 1` non-negative, non-decreasing entries and that
+    /// `data` is present when some string is non-empty.
+    init(_ column: rf_strings, count: Int, name: String) throws(Failure) {
+        guard let offsets = column.offsets else { throw .argument("\(name): offsets are NULL") }
+        guard offsets[0] >= 0 else { throw .argument("\(name): offsets[0] is negative (\(offsets[0]))") }
+        for i in 0..<count where offsets[i + 1] < offsets[i] {
+            throw .argument("\(name): offsets decrease at index \(i + 1) (\(offsets[i]) then \(offsets[i + 1]))")
+        }
+        guard column.data != nil || offsets[count] == offsets[0] else {
+            throw .argument("\(name): data is NULL but the strings are not all empty")
+        }
+        self.name = name
+        self.data = column.data
+        self.offsets = offsets
+    }
+
+    /// String `i`, or an input error naming batch row `row` when its bytes are not UTF-8.
+    func string(_ i: Int, row: Int) throws(Failure) -> String {
+        let start = Int(offsets[i]), end = Int(offsets[i + 1])
+        guard start < end, let data else { return "" }
+        let bytes = UnsafeRawBufferPointer(start: data + start, count: end - start)
+        guard let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
+            throw Failure(.invalidInput(location: .row(row), field: name, message: "not valid UTF-8"))
+        }
+        return text
+    }
+}
+
+/// A caller-owned output array of at least the batch's row count (NULL: not written).
+struct OutputColumn {
+    let pointer: UnsafeMutablePointer<Double>?
+
+    /// Copies `values` (or zeros when `values` is nil) into the array.
+    func write(_ values: [Double]?, count: Int) {
+        guard let pointer, count > 0 else { return }
+        if let values {
+            values.withUnsafeBufferPointer { source in
+                guard let start = source.baseAddress else { return }
+                pointer.update(from: start, count: min(count, source.count))
+            }
+        } else {
+            pointer.update(repeating: 0, count: count)
+        }
+    }
+}
+
+extension ScoringOptions {
+    /// Options from a C `rf_options` (NULL: defaults). Only the first `struct_size` bytes are
+    /// read, so callers compiled against an older, shorter struct keep working.
+    init(_ pointer: UnsafePointer<rf_options>?) throws(Failure) {
+        self.init()
+        guard let pointer else { return }
+        var c = rf_options()
+        rf_options_init(&c)
+        let given = pointer.pointee.struct_size
+        guard given >= MemoryLayout<Int>.size else {
+            throw .argument("options: struct_size is \(given); initialise options with rf_options_init")
+        }
+        withUnsafeMutableBytes(of: &c) { target in
+            target.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(given, target.count)))
+        }
+
+        if let name = try Self.text(c.operator_name, "operator") {
+            guard let op = PropagationOperator(rawValue: name) else {
+                throw Self.unknown("operator", name, PropagationOperator.allCases.map(\.rawValue))
+            }
+            propagation = op
+        }
+        if let name = try Self.text(c.solver, "solver") {
+            guard let solver = LinearSolver(rawValue: name) else {
+                throw Self.unknown("solver", name, LinearSolver.allCases.map(\.rawValue))
+            }
+            self.solver = solver
+        }
+        if let name = try Self.text(c.node_reward, "node_reward") {
+            guard let policy = NodeRewardPolicy(rawValue: name) else {
+                throw Self.unknown("node_reward", name, NodeRewardPolicy.allCases.map(\.rawValue))
+            }
+            nodeReward = policy
+        }
+        if let name = try Self.text(c.advantage, "advantage"), !name.isEmpty, name != "none" {
+            guard let mode = AdvantageMode(rawValue: name) else {
+                throw Self.unknown("advantage", name, ["none"] + AdvantageMode.allCases.map(\.rawValue))
+            }
+            advantage = mode
+        }
+        guard c.max_iterations > 0 else {
+            throw Failure(.invalidParameter(name: "max_iterations", message: "must be positive, got \(c.max_iterations)"))
+        }
+        guard c.tolerance.isFinite, c.tolerance > 0 else {
+            throw Failure(.invalidParameter(name: "tolerance", message: "must be a positive number, got \(c.tolerance)"))
+        }
+        gamma = c.gamma
+        alpha = c.alpha
+        tolerance = c.tolerance
+        maxIterations = Int(c.max_iterations)
+        stepWeight = c.step_weight
+    }
+
+    /// A C string option as Swift text (nil for NULL).
+    private static func text(_ pointer: UnsafePointer<CChar>?, _ name: String) throws(Failure) -> String? {
+        guard let pointer else { return nil }
+        guard let text = String(validatingCString: pointer) else {
+            throw Failure(.invalidParameter(name: name, message: "not valid UTF-8"))
+        }
+        return text
+    }
+
+    private static func unknown(_ name: String, _ value: String, _ choices: [String]) -> Failure {
+        Failure(.invalidParameter(name: name, message: "unknown value '\(value)' (choose \(choices.joined(separator: ", ")))"))
+    }
+}

@@ -1,0 +1,219 @@
+/*
+ * rewardflow.h: the C API of the RewardFlow engine (dense, state-level rewards for agentic RL).
+ *
+ * The engine turns a trainer's step rows (SPEC section 1: group, trajectory, step, state,
+ * action, reward, active, noop) into per-row state values, step rewards and, optionally,
+ * advantages. This header is the stable contract of `librewardflow.so`:
+ *
+ *   - Handles are opaque (`rf_batch`); create and destroy them with the functions below.
+ *   - Every array comes with an explicit length; the library never reads or writes past it.
+ *   - Outputs go into arrays the caller owns; the library keeps no pointer to caller memory
+ *     after a call returns.
+ *   - Every fallible function returns an `rf_status`. On failure `rf_last_error()` gives a
+ *     one-line message on the calling thread (for input errors: "row 12: reward: not a finite
+ *     number"). Bad input or bad arguments never abort the host process; only running out of
+ *     memory can.
+ *   - Thread safety: functions may be called from any thread. Different batches may be used
+ *     concurrently; `rf_score` may run on one batch from several threads at once, but
+ *     `rf_batch_append`, `rf_batch_clear` and `rf_batch_destroy` must not race with any other
+ *     call on the same batch.
+ *
+ * Minimal use:
+ *
+ *     rf_batch *batch;
+ *     rf_batch_create(&batch);
+ *     rf_rows rows = { .count = n, .group = ..., .trajectory = ..., .step = ..., .state = ...,
+ *                      .reward = ... };
+ *     if (rf_batch_append(batch, &rows) != RF_OK) fprintf(stderr, "%s\n", rf_last_error());
+ *     rf_options options;
+ *     rf_options_init(&options);
+ *     options.gamma = 0.95;
+ *     rf_outputs out = { .capacity = n, .value = value, .step_reward = step_reward };
+ *     if (rf_score(batch, &options, &out) != RF_OK) fprintf(stderr, "%s\n", rf_last_error());
+ *     rf_batch_destroy(batch);
+ *
+ * Link with `pkg-config --cflags --libs rewardflow`.
+ */
+#ifndef REWARDFLOW_H
+#define REWARDFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Version of this header; `rf_version()` gives the library's. */
+#define RF_VERSION_MAJOR 0
+#define RF_VERSION_MINOR 1
+#define RF_VERSION_PATCH 0
+/** Bumped on every incompatible change of the types or functions below. */
+#define RF_ABI_VERSION 1
+
+/** Result of every fallible call. */
+typedef enum rf_status {
+    /** Success. */
+    RF_OK = 0,
+    /** The rows break SPEC section 1 (the message names the row index and the field). */
+    RF_ERR_INVALID_INPUT = 1,
+    /** An option is outside its domain or names no known operator / mode / policy. */
+    RF_ERR_INVALID_PARAMETER = 2,
+    /** API misuse: a NULL pointer, decreasing string offsets, too small an output array, a batch
+     *  left unusable by a failed append. */
+    RF_ERR_INVALID_ARGUMENT = 3,
+    /** A numerical method could not deliver an answer (no convergence, not positive definite). */
+    RF_ERR_NUMERICAL = 4,
+    /** Anything else (a bug: please report it with the message). */
+    RF_ERR_INTERNAL = 5
+} rf_status;
+
+/** A batch of step rows being assembled; opaque. */
+typedef struct rf_batch rf_batch;
+
+/**
+ * A column of `count` byte strings, stored back to back (Arrow-style): string i is the bytes
+ * `data[offsets[i]] .. data[offsets[i + 1] - 1]`. `offsets` holds `count + 1` non-decreasing,
+ * non-negative entries. No terminators are needed. Strings must be valid UTF-8; equal bytes
+ * are the same value.
+ */
+typedef struct rf_strings {
+    /** The concatenated bytes (may be NULL only when every string is empty). */
+    const char *data;
+    /** `count + 1` offsets into `data`; NULL means "column absent" where that is allowed. */
+    const int64_t *offsets;
+} rf_strings;
+
+/**
+ * `count` step rows as columns (SPEC section 1). Each non-NULL array holds `count` entries.
+ * States are named either by text (`state`) or by 64-bit key (`state_key`): set exactly one,
+ * and use the same kind for every append to a batch.
+ */
+typedef struct rf_rows {
+    /** Number of rows. */
+    size_t count;
+    /** Prompt group of each row (the trainer's `uid`). Required. */
+    rf_strings group;
+    /** Rollout id inside the group (`traj_uid`). Required. */
+    rf_strings trajectory;
+    /** Step number 0, 1, 2, ... inside the trajectory. Required. */
+    const int64_t *step;
+    /** Canonical observation before acting, as text; `offsets == NULL` when `state_key` is used. */
+    rf_strings state;
+    /** Canonical observation as a key chosen by the caller; NULL when `state` is used. */
+    const uint64_t *state_key;
+    /** Edge label; `offsets == NULL` means every action is "". */
+    rf_strings action;
+    /** Environment reward of the action taken at this step (finite). Required. */
+    const double *reward;
+    /** Nonzero = active; NULL means every row is active. */
+    const uint8_t *active;
+    /** Nonzero = the transition out of this row is not a real move; NULL means none is. */
+    const uint8_t *noop;
+} rf_rows;
+
+/**
+ * Scoring options. Always initialise with `rf_options_init` and then change fields: the
+ * library reads only the first `struct_size` bytes, so code built against this header keeps
+ * working with later libraries that append fields. String fields are NUL-terminated and
+ * only read during the call.
+ */
+typedef struct rf_options {
+    /** `sizeof(rf_options)` as the caller was compiled; set by `rf_options_init`. */
+    size_t struct_size;
+    /** Propagation operator by name: "max-decay" (default), "trajectory-return", or any other
+     *  name `rf_operators()` lists. */
+    const char *operator_name;
+    /** γ: in (0, 1] for max-decay, (0, 1) otherwise. Default 0.9. */
+    double gamma;
+    /** α for pagerank (damping) and diffusion, in [0, 1). Default 0.85. */
+    double alpha;
+    /** Backend of the linear operators: "auto" (default), "direct", "iterative", "dense". */
+    const char *solver;
+    /** Residual tolerance of iterative solvers. Default 1e-12. */
+    double tolerance;
+    /** Iteration cap of iterative solvers. Default 10000. */
+    int64_t max_iterations;
+    /** Node reward policy: "firstSeen" (default), "max", "mean". */
+    const char *node_reward;
+    /** Advantage normalisation: NULL, "" or "none" (default: no advantages), "mean_norm",
+     *  "mean_std_norm". */
+    const char *advantage;
+    /** w in advantage = episode_advantage + w * step_advantage. Default 1. */
+    double step_weight;
+} rf_options;
+
+/**
+ * Caller-owned output arrays, one entry per row in the order rows were appended. Any pointer
+ * may be NULL (that output is not written). The advantage arrays are filled with 0 when no
+ * advantage mode is set. Nothing is written when `rf_score` fails.
+ */
+typedef struct rf_outputs {
+    /** Length of every non-NULL array below; must be at least the batch's row count. */
+    size_t capacity;
+    /** V(state of the row) (R_t under trajectory-return). */
+    double *value;
+    /** V(s_{j+1}) - V(s_j) inside the step range (SPEC section 4), else the env reward. */
+    double *step_reward;
+    /** V(s_{j+1}) inside the step range, else the env reward. */
+    double *step_reward_abs;
+    /** Normalised episode score within the group (0 on inactive rows). */
+    double *episode_advantage;
+    /** Normalised step reward within the step group (0 on inactive rows). */
+    double *step_advantage;
+    /** episode_advantage + step_weight * step_advantage. */
+    double *advantage;
+} rf_outputs;
+
+/** The library's version, "MAJOR.MINOR.PATCH" (static storage). */
+const char *rf_version(void);
+
+/** The library's `RF_ABI_VERSION`; compare it with the header's before use. */
+int32_t rf_abi_version(void);
+
+/** The operators this library implements, comma-separated, e.g. "max-decay,trajectory-return"
+ *  (static storage). */
+const char *rf_operators(void);
+
+/**
+ * The message of the most recent failed call on the calling thread ("" if none). Valid until
+ * the next failing call on the same thread; copy it to keep it.
+ */
+const char *rf_last_error(void);
+
+/** Sets every field of `options` to its default (see `rf_options`). NULL is ignored. */
+void rf_options_init(rf_options *options);
+
+/** Creates an empty batch in `*out`. Free it with `rf_batch_destroy`. */
+rf_status rf_batch_create(rf_batch **out);
+
+/** Frees a batch. NULL is ignored. */
+void rf_batch_destroy(rf_batch *batch);
+
+/**
+ * Appends `rows->count` rows. Arguments are checked first (NULL columns, offsets, state
+ * naming), and such a failure leaves the batch unchanged. A row the engine refuses (reward not
+ * finite, negative step, text that is not UTF-8) fails with RF_ERR_INVALID_INPUT naming its
+ * index within the whole batch; the batch then refuses `rf_score` until `rf_batch_clear`.
+ * Checks that need the whole batch (step gaps, rows active again after an inactive one, an
+ * empty batch) happen in `rf_score`.
+ */
+rf_status rf_batch_append(rf_batch *batch, const rf_rows *rows);
+
+/** The number of rows appended so far (0 for NULL). */
+size_t rf_batch_count(const rf_batch *batch);
+
+/** Removes every row (and a failed append's mark), keeping the handle. */
+rf_status rf_batch_clear(rf_batch *batch);
+
+/**
+ * Scores the batch with `options` (NULL = defaults) and writes the per-row results into
+ * `outputs`. The batch is not changed; it may be scored again with other options.
+ */
+rf_status rf_score(const rf_batch *batch, const rf_options *options, const rf_outputs *outputs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REWARDFLOW_H */

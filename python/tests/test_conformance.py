@@ -1,0 +1,45 @@
+"""Every conformance case of ../shared/conformance whose operator the engine implements, through
+the Python binding, at the tolerances the fixtures' README states."""
+import json
+
+import numpy as np
+import pytest
+
+import rewardflow
+from conftest import CONFORMANCE, columns, read_jsonl
+
+# The operators the foundation ships: never skipped, whatever the engine reports.
+REQUIRED = {"max-decay", "trajectory-return"}
+CASES = sorted(p.name[: -len(".params.json")] for p in CONFORMANCE.glob("*.params.json"))
+
+
+def test_fixtures_present():
+    assert len(CASES) >= 30, f"conformance fixtures not found at {CONFORMANCE}"
+
+
+def test_required_operators_supported():
+    assert REQUIRED <= set(rewardflow.operators())
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_case(name):
+    params = json.loads((CONFORMANCE / f"{name}.params.json").read_text())
+    operator = params["operator"]
+    if operator not in REQUIRED and operator not in rewardflow.operators():
+        pytest.skip(f"operator {operator} is not in this engine ({', '.join(rewardflow.operators())})")
+    rows = read_jsonl(CONFORMANCE / f"{name}.input.jsonl")
+    expected = read_jsonl(CONFORMANCE / f"{name}.expected.jsonl")
+    assert len(expected) == len(rows)
+    options = {k: params[k] for k in ("gamma", "alpha", "advantage", "step_weight", "node_reward") if k in params}
+    result = rewardflow.score(**columns(rows), operator=operator, **options)
+
+    tolerance = params["tolerance"]
+    fields = {"value": tolerance, "step_reward": tolerance, "step_reward_abs": tolerance}
+    if params.get("advantage"):
+        at = params.get("advantage_tolerance", tolerance)
+        fields.update(episode_advantage=at, step_advantage=at, advantage=at)
+    for field, tol in fields.items():
+        want = np.array([line[field] for line in expected])
+        got = result[field]
+        bad = np.flatnonzero(np.abs(got - want) > tol)
+        assert bad.size == 0, f"{name} {field}: rows {bad[:5].tolist()} got {got[bad[:5]]} want {want[bad[:5]]}"

@@ -1,0 +1,290 @@
+/*
+ * The C API of librewardflow.so, from C: a hand-computed batch (conformance case `chain`,
+ * γ = 0.9) by text states and by keys, appended in one call and in two, and bad input and
+ * misuse that must return an error status with a message (never abort).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rewardflow.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                     \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);    \
+            failures++;                                                                 \
+        }                                                                               \
+    } while (0)
+
+/* A call that must fail with `status` and a message containing `needle`. */
+#define CHECK_ERROR(call, status, needle)                                               \
+    do {                                                                                \
+        rf_status got_ = (call);                                                        \
+        if (got_ != (status) || strstr(rf_last_error(), (needle)) == NULL) {            \
+            fprintf(stderr, "%s:%d: %s: got status %d, message \"%s\"; want %d, \"%s\"\n", \
+                    __FILE__, __LINE__, #call, (int)got_, rf_last_error(), (int)(status), \
+                    (needle));                                                          \
+            failures++;                                                                 \
+        }                                                                               \
+    } while (0)
+
+static int near(double a, double b) { return fabs(a - b) <= 1e-12; }
+
+/* Conformance case `chain`: A→B→C (goal 10) and A→B→D→E. */
+enum { N = 7 };
+static const char *groups[N] = {"g0", "g0", "g0", "g0", "g0", "g0", "g0"};
+static const char *trajs[N] = {"t0", "t0", "t0", "t1", "t1", "t1", "t1"};
+static const int64_t steps[N] = {0, 1, 2, 0, 1, 2, 3};
+static const char *states[N] = {"A", "B", "C", "A", "B", "D", "E"};
+static const uint64_t keys[N] = {1, 2, 3, 1, 2, 4, 5};
+static const char *actions[N] = {"a", "b", "", "a", "c", "d", ""};
+static const double rewards[N] = {0, 10, 0, 0, 0, 0, 0};
+static const uint8_t active[N] = {1, 1, 0, 1, 1, 1, 1};
+
+/* Expected by hand: V(A) = 0.9·9, V(B) = 0.9·10, V(C) = 10, V(D) = V(E) = 0. */
+static const double want_value[N] = {8.1, 9, 10, 8.1, 9, 0, 0};
+static const double want_step[N] = {0.9, 1, 0, 0.9, -9, 0, 0};
+static const double want_abs[N] = {9, 10, 0, 9, 0, 0, 0};
+/* mean_norm: episode scores 10 (2 active rows) and 0 (4 rows), mean 20/6; step group B =
+ * {1, -9} → ±5, A = {0.9, 0.9} → 0, D and E single → 0; the inactive row gets 0. */
+static const double want_episode[N] = {20.0 / 3, 20.0 / 3, 0, -10.0 / 3, -10.0 / 3, -10.0 / 3, -10.0 / 3};
+static const double want_stepadv[N] = {0, 5, 0, 0, -5, 0, 0};
+
+/* An Arrow-style column from C strings (offsets + bytes); freed by free_column. */
+typedef struct {
+    char *data;
+    int64_t *offsets;
+} column;
+
+static column make_column(const char **strings, size_t n) {
+    column c;
+    size_t total = 0;
+    c.offsets = malloc((n + 1) * sizeof(int64_t));
+    for (size_t i = 0; i < n; i++) total += strlen(strings[i]);
+    c.data = malloc(total + 1);
+    c.offsets[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(strings[i]);
+        memcpy(c.data + c.offsets[i], strings[i], len);
+        c.offsets[i + 1] = c.offsets[i] + (int64_t)len;
+    }
+    return c;
+}
+
+static void free_column(column c) {
+    free(c.data);
+    free(c.offsets);
+}
+
+static rf_strings view(column c) {
+    rf_strings s = {c.data, c.offsets};
+    return s;
+}
+
+/* Rows [from, to) of the chain batch, text states (or keys when `by_key`). */
+static rf_rows chain_rows(column *g, column *t, column *s, column *a, size_t from, size_t to, int by_key) {
+    size_t n = to - from;
+    *g = make_column(groups + from, n);
+    *t = make_column(trajs + from, n);
+    *s = make_column(states + from, n);
+    *a = make_column(actions + from, n);
+    rf_rows rows;
+    memset(&rows, 0, sizeof rows);
+    rows.count = n;
+    rows.group = view(*g);
+    rows.trajectory = view(*t);
+    rows.step = steps + from;
+    if (by_key) {
+        rows.state_key = keys + from;
+    } else {
+        rows.state = view(*s);
+    }
+    rows.action = view(*a);
+    rows.reward = rewards + from;
+    rows.active = active + from;
+    return rows;
+}
+
+static rf_status append_range(rf_batch *batch, size_t from, size_t to, int by_key) {
+    column g, t, s, a;
+    rf_rows rows = chain_rows(&g, &t, &s, &a, from, to, by_key);
+    rf_status status = rf_batch_append(batch, &rows);
+    free_column(g);
+    free_column(t);
+    free_column(s);
+    free_column(a);
+    return status;
+}
+
+static void check_chain(rf_batch *batch, const char *label) {
+    double value[N], step_reward[N], step_abs[N], episode[N], stepadv[N], adv[N];
+    rf_outputs out = {N, value, step_reward, step_abs, episode, stepadv, adv};
+    rf_options options;
+    rf_options_init(&options);
+    options.advantage = "mean_norm";
+    CHECK(rf_batch_count(batch) == N);
+    CHECK(rf_score(batch, &options, &out) == RF_OK);
+    for (int i = 0; i < N; i++) {
+        if (!near(value[i], want_value[i]) || !near(step_reward[i], want_step[i]) ||
+            !near(step_abs[i], want_abs[i]) || !near(episode[i], want_episode[i]) ||
+            !near(stepadv[i], want_stepadv[i]) || !near(adv[i], want_episode[i] + want_stepadv[i])) {
+            fprintf(stderr, "%s row %d: got %g %g %g %g %g %g\n", label, i, value[i], step_reward[i],
+                    step_abs[i], episode[i], stepadv[i], adv[i]);
+            failures++;
+        }
+    }
+    /* No advantage mode: advantage arrays are zero-filled. */
+    options.advantage = NULL;
+    CHECK(rf_score(batch, &options, &out) == RF_OK);
+    for (int i = 0; i < N; i++) CHECK(adv[i] == 0 && episode[i] == 0 && near(value[i], want_value[i]));
+}
+
+static void test_results(void) {
+    rf_batch *batch = NULL;
+    CHECK(rf_batch_create(&batch) == RF_OK && batch != NULL);
+    CHECK(append_range(batch, 0, N, 0) == RF_OK);
+    check_chain(batch, "text states");
+    rf_batch_destroy(batch);
+
+    CHECK(rf_batch_create(&batch) == RF_OK);
+    CHECK(append_range(batch, 0, 4, 1) == RF_OK);
+    CHECK(append_range(batch, 4, N, 1) == RF_OK);
+    check_chain(batch, "keyed states, two appends");
+
+    /* trajectory-return, γ = 0.9: R = 9, 10 on t0; 0 on t1; the inactive row keeps its reward. */
+    double value[N];
+    rf_outputs out = {N, value, NULL, NULL, NULL, NULL, NULL};
+    rf_options options;
+    rf_options_init(&options);
+    options.operator_name = "trajectory-return";
+    CHECK(rf_score(batch, &options, &out) == RF_OK);
+    CHECK(near(value[0], 9) && near(value[1], 10) && value[2] == 0 && value[3] == 0);
+
+    /* NULL options are the defaults. */
+    CHECK(rf_score(batch, NULL, &out) == RF_OK && near(value[0], 8.1));
+    CHECK(rf_batch_clear(batch) == RF_OK && rf_batch_count(batch) == 0);
+    rf_batch_destroy(batch);
+}
+
+static void test_errors(void) {
+    double value[N] = {0};
+    rf_outputs out = {N, value, NULL, NULL, NULL, NULL, NULL};
+    rf_options options;
+    rf_batch *batch = NULL;
+    CHECK(rf_batch_create(&batch) == RF_OK);
+
+    /* Misuse. */
+    CHECK_ERROR(rf_batch_create(NULL), RF_ERR_INVALID_ARGUMENT, "NULL");
+    CHECK_ERROR(rf_batch_append(NULL, NULL), RF_ERR_INVALID_ARGUMENT, "batch");
+    CHECK_ERROR(rf_batch_append(batch, NULL), RF_ERR_INVALID_ARGUMENT, "rows");
+    CHECK_ERROR(rf_score(batch, NULL, NULL), RF_ERR_INVALID_ARGUMENT, "outputs");
+    CHECK(rf_batch_count(NULL) == 0);
+    rf_batch_destroy(NULL);
+
+    column g, t, s, a;
+    rf_rows rows = chain_rows(&g, &t, &s, &a, 0, N, 0);
+    rf_rows bad = rows;
+    bad.step = NULL;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "step");
+    bad = rows;
+    bad.state_key = keys;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "not both");
+    bad = rows;
+    bad.state.offsets = NULL;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "neither");
+    int64_t decreasing[N + 1] = {0, 2, 1, 3, 4, 5, 6, 7};
+    bad = rows;
+    bad.group.offsets = decreasing;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "group: offsets decrease");
+    CHECK(rf_batch_count(batch) == 0); /* misuse leaves the batch unchanged */
+
+    /* An empty batch is bad input (at score time). */
+    CHECK_ERROR(rf_score(batch, NULL, &out), RF_ERR_INVALID_INPUT, "empty input");
+
+    /* Options. */
+    CHECK(rf_batch_append(batch, &rows) == RF_OK);
+    rf_options_init(&options);
+    options.gamma = 1.5;
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "gamma");
+    options.gamma = NAN;
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "gamma");
+    rf_options_init(&options);
+    options.operator_name = "no-such-operator";
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "unknown value 'no-such-operator'");
+    rf_options_init(&options);
+    options.advantage = "zscore";
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "advantage");
+    rf_options_init(&options);
+    options.struct_size = 0;
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_ARGUMENT, "struct_size");
+    rf_outputs small = {N - 1, value, NULL, NULL, NULL, NULL, NULL};
+    CHECK_ERROR(rf_score(batch, NULL, &small), RF_ERR_INVALID_ARGUMENT, "capacity");
+    for (int i = 0; i < N; i++) CHECK(value[i] == 0); /* nothing written on failure */
+
+    /* Switching state naming between appends. */
+    bad = rows;
+    bad.state.offsets = NULL;
+    bad.state_key = keys;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "may not switch");
+
+    /* Bad rows: NaN reward in batch row N + 1 (the second row of a second append). */
+    double nan_rewards[N] = {0, NAN, 0, 0, 0, 0, 0};
+    bad = rows;
+    bad.reward = nan_rewards;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_INPUT, "row 8: reward: not a finite number");
+    CHECK_ERROR(rf_score(batch, NULL, &out), RF_ERR_INVALID_ARGUMENT, "failed append");
+    CHECK(rf_batch_clear(batch) == RF_OK);
+
+    /* Text that is not UTF-8. */
+    char bytes[] = {'A', (char)0xff};
+    int64_t offsets[N + 1] = {0, 1, 2, 2, 2, 2, 2, 2};
+    bad = rows;
+    bad.state.data = bytes;
+    bad.state.offsets = offsets;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_INPUT, "row 1: state: not valid UTF-8");
+    CHECK(rf_batch_clear(batch) == RF_OK);
+
+    /* A step gap and a row active again after an inactive one (found at score time). */
+    int64_t gap[N] = {0, 1, 3, 0, 1, 2, 3};
+    bad = rows;
+    bad.step = gap;
+    CHECK(rf_batch_append(batch, &bad) == RF_OK);
+    CHECK_ERROR(rf_score(batch, NULL, &out), RF_ERR_INVALID_INPUT, "step");
+    CHECK(rf_batch_clear(batch) == RF_OK);
+    uint8_t reactivated[N] = {1, 0, 1, 1, 1, 1, 1};
+    bad = rows;
+    bad.active = reactivated;
+    CHECK(rf_batch_append(batch, &bad) == RF_OK);
+    CHECK_ERROR(rf_score(batch, NULL, &out), RF_ERR_INVALID_INPUT, "active");
+    int64_t negative[N] = {0, -1, 2, 0, 1, 2, 3};
+    bad = rows;
+    bad.step = negative;
+    CHECK(rf_batch_clear(batch) == RF_OK);
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_INPUT, "row 1: step");
+
+    free_column(g);
+    free_column(t);
+    free_column(s);
+    free_column(a);
+    rf_batch_destroy(batch);
+}
+
+int main(void) {
+    CHECK(rf_abi_version() == RF_ABI_VERSION);
+    CHECK(strlen(rf_version()) > 0);
+    CHECK(strstr(rf_operators(), "max-decay") != NULL);
+    CHECK(strstr(rf_operators(), "trajectory-return") != NULL);
+    CHECK(strcmp(rf_last_error(), "") == 0);
+    test_results();
+    test_errors();
+    if (failures == 0) {
+        printf("rewardflow C API (%s; operators %s): all checks passed\n", rf_version(), rf_operators());
+        return 0;
+    }
+    fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+}
