@@ -35,70 +35,149 @@ public struct AdvantageEstimator: Sendable {
     }
 
     /// Advantages of every row, given the per-row step rewards.
+    ///
+    /// Groups are independent, so they are computed in parallel (contiguous chunks of groups,
+    /// per-thread scratch); every sum is exactly rounded, so the result is the same bits
+    /// whatever the thread count or the order of the rows.
     public func advantages(_ rows: StepRows, index: TrajectoryIndex, stepReward: [Double]) -> RowAdvantages {
         let n = rows.count
         var episode = [Double](repeating: 0, count: n)
         var step = [Double](repeating: 0, count: n)
-        var sum = ExactSum()
-        var scores: [Double] = []
-        var normalized: [Double] = []
-
-        // Episode advantages: one score per active row, normalised over the group.
-        for g in 0..<index.groupCount {
-            scores.removeAll(keepingCapacity: true)
-            let trajectories = index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1]
-            for t in trajectories {
-                let first = index.trajectoryRowStart[t]
-                sum.reset()
-                for j in 0..<Int(index.activePrefix[t]) { sum.add(rows.reward[Int(index.orderedRows[first + j])]) }
-                let score = sum.value
-                for _ in 0..<Int(index.activePrefix[t]) { scores.append(score) }
-            }
-            normalize(scores, into: &normalized, singleton: .identity, &sum)
-            var k = 0
-            for t in trajectories {
-                let first = index.trajectoryRowStart[t]
-                for j in 0..<Int(index.activePrefix[t]) {
-                    episode[Int(index.orderedRows[first + j])] = normalized[k]
-                    k += 1
+        var combined = [Double](repeating: 0, count: n)
+        episode.withUnsafeMutableBufferPointer { e in
+            step.withUnsafeMutableBufferPointer { s in
+                combined.withUnsafeMutableBufferPointer { c in
+                    let out = (SendableBuffer(e), SendableBuffer(s), SendableBuffer(c))
+                    Parallel.forEachChunk(count: index.groupCount) { groups in
+                        var scratch = GroupScratch(stateCount: rows.stateCount)
+                        for g in groups {
+                            advantages(ofGroup: g, rows, index, stepReward, out, &scratch)
+                        }
+                    }
                 }
             }
         }
+        return RowAdvantages(episode: episode, step: step, combined: combined)
+    }
 
-        // Step groups: active rows of one group with one state, in first-appearance order.
-        var stepGroups = KeyInternTable(capacity: 1024)
-        var stepGroupOfRow = [Int32](repeating: -1, count: n)
-        var active = 0
-        for t in 0..<index.trajectoryCount {
-            let g = UInt64(UInt32(bitPattern: rows.group[Int(index.orderedRows[index.trajectoryRowStart[t]])]))
+    /// Per-thread scratch: state → step group of the current group (stamped, never cleared).
+    struct GroupScratch {
+        var stepGroupOfState: [Int32]
+        var stampOfState: [Int32]
+        var stamp: Int32 = 0
+        var activeRows: [Int32] = []
+        var stepGroupOfActive: [Int32] = []
+        var stepGroupStart: [Int] = []
+        var members: [Int32] = []
+        var values: [Double] = []
+        var sum = ExactAccumulator()
+
+        init(stateCount: Int) {
+            stepGroupOfState = [Int32](repeating: 0, count: stateCount)
+            stampOfState = [Int32](repeating: -1, count: stateCount)
+        }
+    }
+
+    func advantages(
+        ofGroup g: Int, _ rows: StepRows, _ index: TrajectoryIndex, _ stepReward: [Double],
+        _ out: (SendableBuffer<Double>, SendableBuffer<Double>, SendableBuffer<Double>),
+        _ s: inout GroupScratch
+    ) {
+        let trajectories = index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1]
+        let (episode, step, combined) = out
+
+        // Episode advantages: every active row carries its trajectory's score; the group's
+        // mean (and variance) are over those rows, so a score counts once per active row.
+        // The sums add `m · score` exactly (two-product), as adding `m` copies would.
+        var activeCount = 0
+        s.values.removeAll(keepingCapacity: true)  // one score per trajectory
+        for t in trajectories {
             let first = index.trajectoryRowStart[t]
-            for j in 0..<Int(index.activePrefix[t]) {
-                let r = Int(index.orderedRows[first + j])
-                stepGroupOfRow[r] = stepGroups.intern(g << 32 | UInt64(UInt32(bitPattern: rows.state[r])))
-                active += 1
+            let m = Int(index.activePrefix[t])
+            s.sum.reset()
+            for j in 0..<m { s.sum.add(rows.reward[Int(index.orderedRows[first + j])]) }
+            s.values.append(s.sum.value)
+            activeCount += m
+        }
+        if activeCount > 0 {
+            var mean = 0.0, std = 1.0
+            if activeCount > 1 {
+                s.sum.reset()
+                for (k, t) in trajectories.enumerated() { s.sum.addProduct(s.values[k], Double(index.activePrefix[t])) }
+                mean = s.sum.value / Double(activeCount)
+                if mode == .meanStdNorm {
+                    s.sum.reset()
+                    for (k, t) in trajectories.enumerated() {
+                        let d = (s.values[k] - mean) * (s.values[k] - mean)
+                        s.sum.addProduct(d, Double(index.activePrefix[t]))
+                    }
+                    std = (s.sum.value / Double(activeCount - 1)).squareRoot()
+                }
+            }
+            for (k, t) in trajectories.enumerated() {
+                let x = s.values[k]
+                let a = mode == .meanNorm ? x - mean : (x - mean) / (std + AdvantageEstimator.epsilon)
+                let first = index.trajectoryRowStart[t]
+                for j in 0..<Int(index.activePrefix[t]) { episode[Int(index.orderedRows[first + j])] = a }
             }
         }
-        let groups = stepGroups.count
-        var start = [Int](repeating: 0, count: groups + 1)
-        for r in 0..<n where stepGroupOfRow[r] >= 0 { start[Int(stepGroupOfRow[r]) + 1] += 1 }
-        for i in 0..<groups { start[i + 1] += start[i] }
-        var fill = start
-        var members = [Int32](repeating: 0, count: active)
-        for r in 0..<n where stepGroupOfRow[r] >= 0 {
-            let s = Int(stepGroupOfRow[r])
-            members[fill[s]] = Int32(r)
-            fill[s] += 1
-        }
-        for s in 0..<groups {
-            scores.removeAll(keepingCapacity: true)
-            for m in start[s]..<start[s + 1] { scores.append(stepReward[Int(members[m])]) }
-            normalize(scores, into: &normalized, singleton: .zero, &sum)
-            for (k, m) in (start[s]..<start[s + 1]).enumerated() { step[Int(members[m])] = normalized[k] }
-        }
 
-        var combined = [Double](repeating: 0, count: n)
-        for r in 0..<n { combined[r] = episode[r] + stepWeight * step[r] }
-        return RowAdvantages(episode: episode, step: step, combined: combined)
+        // Step groups: the group's active rows with one state, numbered by first appearance.
+        s.stamp += 1
+        let stamp = s.stamp
+        s.activeRows.removeAll(keepingCapacity: true)
+        s.stepGroupOfActive.removeAll(keepingCapacity: true)
+        var groups: Int32 = 0
+        for t in trajectories {
+            let first = index.trajectoryRowStart[t]
+            for j in 0..<Int(index.activePrefix[t]) {
+                let r = index.orderedRows[first + j]
+                let state = Int(rows.state[Int(r)])
+                if s.stampOfState[state] != stamp {
+                    s.stampOfState[state] = stamp
+                    s.stepGroupOfState[state] = groups
+                    groups += 1
+                }
+                s.activeRows.append(r)
+                s.stepGroupOfActive.append(s.stepGroupOfState[state])
+            }
+        }
+        // Members of each step group by counting sort.
+        s.stepGroupStart.removeAll(keepingCapacity: true)
+        s.stepGroupStart.append(contentsOf: repeatElement(0, count: Int(groups) + 1))
+        for sg in s.stepGroupOfActive { s.stepGroupStart[Int(sg) + 1] += 1 }
+        for i in 0..<Int(groups) { s.stepGroupStart[i + 1] += s.stepGroupStart[i] }
+        s.members.removeAll(keepingCapacity: true)
+        s.members.append(contentsOf: repeatElement(0, count: s.activeRows.count))
+        var fill = s.stepGroupStart  // copy: fill pointers
+        for (k, r) in s.activeRows.enumerated() {
+            let sg = Int(s.stepGroupOfActive[k])
+            s.members[fill[sg]] = r
+            fill[sg] += 1
+        }
+        for sg in 0..<Int(groups) {
+            let lo = s.stepGroupStart[sg], hi = s.stepGroupStart[sg + 1]
+            let count = hi - lo
+            guard count > 1 else { continue }  // a step group of one row: advantage 0
+            s.sum.reset()
+            for m in lo..<hi { s.sum.add(stepReward[Int(s.members[m])]) }
+            let mean = s.sum.value / Double(count)
+            var std = 1.0
+            if mode == .meanStdNorm {
+                s.sum.reset()
+                for m in lo..<hi {
+                    let d = stepReward[Int(s.members[m])] - mean
+                    s.sum.add(d * d)
+                }
+                std = (s.sum.value / Double(count - 1)).squareRoot()
+            }
+            for m in lo..<hi {
+                let r = Int(s.members[m])
+                let x = stepReward[r]
+                step[r] = mode == .meanNorm ? x - mean : (x - mean) / (std + AdvantageEstimator.epsilon)
+            }
+        }
+        for r in s.activeRows { combined[Int(r)] = episode[Int(r)] + stepWeight * step[Int(r)] }
     }
 
     /// What a set of one value normalises to.

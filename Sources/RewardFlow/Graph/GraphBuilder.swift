@@ -14,52 +14,42 @@ public struct GraphBuilder: Sendable {
     }
 
     /// Builds the graph of `rows`, ordered by `index`.
+    ///
+    /// Groups are built in parallel (contiguous chunks of groups, per-thread scratch, no
+    /// hashing containers: stamped arrays and small open-addressing tables), then laid out
+    /// into the batch's CSR arrays in group order. The result never depends on threads.
     public func build(_ rows: StepRows, index: TrajectoryIndex) -> StateGraph {
         let groups = index.groupCount
         var parts = [GroupGraph?](repeating: nil, count: groups)
+        // Per row: the local node of its state (-1: not a node), made global in `assemble`.
+        var rowNode = [Int32](repeating: -1, count: rows.count)
         parts.withUnsafeMutableBufferPointer { out in
-            let output = SendableBuffer(out)
-            Parallel.forEachChunk(count: groups) { range in
-                var scratch = GroupScratch(stateCount: rows.stateCount)
-                for g in range {
-                    output[g] = buildGroup(g, rows, index, &scratch)
+            rowNode.withUnsafeMutableBufferPointer { rowOut in
+                let (output, rowNodes) = (SendableBuffer(out), SendableBuffer(rowOut))
+                Parallel.forEachChunk(count: groups) { range in
+                    var scratch = GroupScratch(stateCount: rows.stateCount)
+                    for g in range {
+                        output[g] = buildGroup(g, rows, index, rowNodes, &scratch)
+                    }
                 }
             }
         }
-        return assemble(parts.map { $0! }, rowCount: rows.count, index: index)
+        return assemble(parts.map { $0! }, rows: rows, rowNode: &rowNode)
     }
 
     // MARK: - One group
 
-    /// One group's graph with local node ids.
+    /// One group's graph with local node ids, as a local CSR.
     struct GroupGraph {
         var nodeState: [Int32] = []
         var nodeReward: [Double] = []
-        /// Sorted `(u << 32 | v)` local edge keys and their weights.
-        var edges: [(key: UInt64, weight: Int32)] = []
-        /// `(row, local node)` for every row of the group whose state is a node.
-        var rowNodes: [(row: Int32, node: Int32)] = []
+        /// Local CSR: out-edges of local node u are `edgeStart[u]..<edgeStart[u+1]`, targets ascending.
+        var edgeStart: [Int32] = []
+        var edgeTarget: [Int32] = []
+        var edgeWeight: [Int32] = []
     }
 
-    /// Per-thread scratch reused across groups.
-    struct GroupScratch {
-        var nodeOfState: [Int32]
-        var stampOfState: [Int32]
-        var stamp: Int32 = 0
-        var tuples = Set<EmittedTransition>()
-        var pairs = Set<UInt64>()
-        var emitted: [EmittedTransition] = []
-        var edgeCount: [UInt64: Int32] = [:]
-        var rewardSum: [Double] = []
-        var mentionCount: [Int32] = []
-
-        init(stateCount: Int) {
-            nodeOfState = [Int32](repeating: -1, count: stateCount)
-            stampOfState = [Int32](repeating: -1, count: stateCount)
-        }
-    }
-
-    /// An emitted transition `(s, a, s', r(s), r(s'))` with rewards compared as numbers.
+    /// An emitted transition `(s, a, s', r(s), r(s'))`; rewards compared as numbers.
     struct EmittedTransition: Hashable {
         var source: Int32
         var action: Int32
@@ -75,13 +65,122 @@ public struct GraphBuilder: Sendable {
             self.sourceReward = sourceReward + 0.0
             self.targetReward = targetReward + 0.0
         }
+
+        var mixedHash: UInt64 {
+            var h = InternTable.mix(UInt64(UInt32(bitPattern: source)) << 32 | UInt64(UInt32(bitPattern: target)), 0x9E37_79B9_7F4A_7C15)
+            h = InternTable.mix(h ^ UInt64(UInt32(bitPattern: action)), 0xA076_1D64_78BD_642F)
+            h = InternTable.mix(h ^ sourceReward.bitPattern, 0xE703_7ED1_A0B4_28DB)
+            return InternTable.mix(h ^ targetReward.bitPattern, 0x8EBC_6AF0_9C88_C6E3)
+        }
     }
 
-    func buildGroup(_ g: Int, _ rows: StepRows, _ index: TrajectoryIndex, _ s: inout GroupScratch) -> GroupGraph {
+    /// Per-thread scratch reused across groups.
+    struct GroupScratch {
+        /// State → local node, valid where `stampOfState == stamp`.
+        var nodeOfState: [Int32]
+        var stampOfState: [Int32]
+        var stamp: Int32 = 0
+        /// The current trajectory's deduplicated emitted transitions.
+        var emitted: [EmittedTransition] = []
+        /// Open addressing over `emitted` (index + 1; 0 empty), cleared per trajectory.
+        var tupleSlots: [Int32] = [Int32](repeating: 0, count: 64)
+        var usedTupleSlots: [Int] = []
+        /// Open addressing over the group's edges: slot → edge index + 1 (0 empty).
+        var edgeSlots: [Int32] = [Int32](repeating: 0, count: 256)
+        var usedEdgeSlots: [Int] = []
+        var edgeKey: [UInt64] = []
+        var edgeWeight: [Int32] = []
+        /// The last trajectory that counted each edge.
+        var edgeSeenIn: [Int32] = []
+        var rewardSum: [Double] = []
+        var mentionCount: [Int32] = []
+        var order: [Int32] = []
+
+        init(stateCount: Int) {
+            nodeOfState = [Int32](repeating: -1, count: stateCount)
+            stampOfState = [Int32](repeating: -1, count: stateCount)
+        }
+
+        /// Inserts `e` into the trajectory's dedup table; false when an equal tuple is there.
+        mutating func insertTuple(_ e: EmittedTransition) -> Bool {
+            let mask = tupleSlots.count - 1
+            var slot = Int(truncatingIfNeeded: e.mixedHash) & mask
+            while true {
+                let i = Int(tupleSlots[slot])
+                if i == 0 { break }
+                if emitted[i - 1] == e { return false }
+                slot = (slot + 1) & mask
+            }
+            emitted.append(e)
+            tupleSlots[slot] = Int32(emitted.count)
+            usedTupleSlots.append(slot)
+            return true
+        }
+
+        mutating func clearTuples(expected: Int) {
+            for slot in usedTupleSlots { tupleSlots[slot] = 0 }
+            usedTupleSlots.removeAll(keepingCapacity: true)
+            emitted.removeAll(keepingCapacity: true)
+            if expected * 2 > tupleSlots.count {
+                var size = tupleSlots.count
+                while expected * 2 > size { size <<= 1 }
+                tupleSlots = [Int32](repeating: 0, count: size)
+            }
+        }
+
+        /// Counts edge `key` for trajectory `t` (once per trajectory).
+        mutating func countEdge(_ key: UInt64, trajectory t: Int32) {
+            var mask = edgeSlots.count - 1
+            var slot = Int(truncatingIfNeeded: InternTable.mix(key, 0x9E37_79B9_7F4A_7C15)) & mask
+            while true {
+                let i = Int(edgeSlots[slot])
+                if i == 0 { break }
+                if edgeKey[i - 1] == key {
+                    if edgeSeenIn[i - 1] != t {
+                        edgeSeenIn[i - 1] = t
+                        edgeWeight[i - 1] += 1
+                    }
+                    return
+                }
+                slot = (slot + 1) & mask
+            }
+            edgeKey.append(key)
+            edgeWeight.append(1)
+            edgeSeenIn.append(t)
+            edgeSlots[slot] = Int32(edgeKey.count)
+            usedEdgeSlots.append(slot)
+            if edgeKey.count * 2 > edgeSlots.count {
+                // Grow and re-insert.
+                for s in usedEdgeSlots { edgeSlots[s] = 0 }
+                usedEdgeSlots.removeAll(keepingCapacity: true)
+                edgeSlots = [Int32](repeating: 0, count: edgeSlots.count * 2)
+                mask = edgeSlots.count - 1
+                for (i, k) in edgeKey.enumerated() {
+                    var s = Int(truncatingIfNeeded: InternTable.mix(k, 0x9E37_79B9_7F4A_7C15)) & mask
+                    while edgeSlots[s] != 0 { s = (s + 1) & mask }
+                    edgeSlots[s] = Int32(i + 1)
+                    usedEdgeSlots.append(s)
+                }
+            }
+        }
+
+        mutating func clearEdges() {
+            for slot in usedEdgeSlots { edgeSlots[slot] = 0 }
+            usedEdgeSlots.removeAll(keepingCapacity: true)
+            edgeKey.removeAll(keepingCapacity: true)
+            edgeWeight.removeAll(keepingCapacity: true)
+            edgeSeenIn.removeAll(keepingCapacity: true)
+        }
+    }
+
+    func buildGroup(
+        _ g: Int, _ rows: StepRows, _ index: TrajectoryIndex, _ rowNodes: SendableBuffer<Int32>,
+        _ s: inout GroupScratch
+    ) -> GroupGraph {
         var out = GroupGraph()
         s.stamp += 1
         let stamp = s.stamp
-        s.edgeCount.removeAll(keepingCapacity: true)
+        s.clearEdges()
         s.rewardSum.removeAll(keepingCapacity: true)
         s.mentionCount.removeAll(keepingCapacity: true)
 
@@ -114,56 +213,90 @@ public struct GraphBuilder: Sendable {
             let length = index.trajectoryRowStart[t + 1] - first
             // The state sequence s_0..s_{n-1}: stops after the first inactive step j ≥ 1.
             var n = length
-            for j in 1..<max(1, length) where !rows.active[Int(index.orderedRows[first + j])] {
-                n = j + 1
-                break
+            if Int(index.activePrefix[t]) < length {
+                n = max(Int(index.activePrefix[t]), 1) + 1
+                n = min(n, length)
             }
             @inline(__always) func row(_ j: Int) -> Int { Int(index.orderedRows[first + j]) }
             @inline(__always) func stateReward(_ j: Int) -> Double { j == 0 ? 0 : rows.reward[row(j - 1)] }
 
             // Cleaning and bridging, then dedup inside the trajectory.
-            s.emitted.removeAll(keepingCapacity: true)
-            s.tuples.removeAll(keepingCapacity: true)
+            s.clearTuples(expected: n)
             var j = 0
             while j < n - 1 {
                 let from = rows.state[row(j)]
                 if !rows.noop[row(j)] && rows.state[row(j + 1)] != from {
-                    let e = EmittedTransition(from, rows.action[row(j)], rows.state[row(j + 1)], stateReward(j), stateReward(j + 1))
-                    if s.tuples.insert(e).inserted { s.emitted.append(e) }
+                    _ = s.insertTuple(EmittedTransition(from, rows.action[row(j)], rows.state[row(j + 1)], stateReward(j), stateReward(j + 1)))
                     j += 1
                     continue
                 }
                 var k = j + 1
                 while k < n - 1 && (rows.noop[row(k)] || rows.state[row(k + 1)] == from) { k += 1 }
                 guard k < n - 1 else { break }
-                let e = EmittedTransition(from, rows.action[row(k)], rows.state[row(k + 1)], stateReward(k), stateReward(k + 1))
-                if s.tuples.insert(e).inserted { s.emitted.append(e) }
+                _ = s.insertTuple(EmittedTransition(from, rows.action[row(k)], rows.state[row(k + 1)], stateReward(k), stateReward(k + 1)))
                 j = k + 1
             }
 
-            // Nodes, rewards and edge pairs from the deduplicated list.
-            s.pairs.removeAll(keepingCapacity: true)
+            // Nodes, rewards and edge counts from the deduplicated list.
             for e in s.emitted {
                 let u = node(of: e.source, &s, &out)
                 mention(u, e.sourceReward, &s, &out)
                 let v = node(of: e.target, &s, &out)
                 mention(v, e.targetReward, &s, &out)
-                let key = UInt64(UInt32(u)) << 32 | UInt64(UInt32(v))
-                if s.pairs.insert(key).inserted { s.edgeCount[key, default: 0] += 1 }
+                s.countEdge(UInt64(UInt32(u)) << 32 | UInt64(UInt32(v)), trajectory: Int32(t))
             }
         }
 
         if nodeReward == .mean {
             for i in 0..<out.nodeReward.count { out.nodeReward[i] = s.rewardSum[i] / Double(s.mentionCount[i]) }
         }
-        out.edges = s.edgeCount.map { (key: $0.key, weight: $0.value) }
-        out.edges.sort { $0.key < $1.key }
 
+        // Local CSR by counting sort on the source, targets ascending within each source.
+        let nodes = out.nodeState.count
+        let edges = s.edgeKey.count
+        out.edgeStart = [Int32](repeating: 0, count: nodes + 1)
+        for key in s.edgeKey { out.edgeStart[Int(key >> 32) + 1] += 1 }
+        for u in 0..<nodes { out.edgeStart[u + 1] += out.edgeStart[u] }
+        s.order.removeAll(keepingCapacity: true)
+        s.order.append(contentsOf: repeatElement(0, count: edges))
+        var fill = out.edgeStart
+        for (i, key) in s.edgeKey.enumerated() {
+            let u = Int(key >> 32)
+            s.order[Int(fill[u])] = Int32(i)
+            fill[u] += 1
+        }
+        out.edgeTarget = [Int32](repeating: 0, count: edges)
+        out.edgeWeight = [Int32](repeating: 0, count: edges)
+        for u in 0..<nodes {
+            let lo = Int(out.edgeStart[u]), hi = Int(out.edgeStart[u + 1])
+            // Insertion sort by target (out-degrees are small); a full sort for large ones.
+            if hi - lo > 32 {
+                s.order[lo..<hi].sort { s.edgeKey[Int($0)] < s.edgeKey[Int($1)] }
+            } else if hi - lo > 1 {
+                for a in (lo + 1)..<hi {
+                    let item = s.order[a]
+                    let key = s.edgeKey[Int(item)]
+                    var b = a
+                    while b > lo && s.edgeKey[Int(s.order[b - 1])] > key {
+                        s.order[b] = s.order[b - 1]
+                        b -= 1
+                    }
+                    s.order[b] = item
+                }
+            }
+            for e in lo..<hi {
+                let i = Int(s.order[e])
+                out.edgeTarget[e] = Int32(truncatingIfNeeded: s.edgeKey[i] & 0xFFFF_FFFF)
+                out.edgeWeight[e] = s.edgeWeight[i]
+            }
+        }
+
+        // Rows of the group whose state is a node: their local node.
         for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
             for j in index.trajectoryRowStart[t]..<index.trajectoryRowStart[t + 1] {
-                let r = index.orderedRows[j]
-                let state = Int(rows.state[Int(r)])
-                if s.stampOfState[state] == stamp { out.rowNodes.append((r, s.nodeOfState[state])) }
+                let r = Int(index.orderedRows[j])
+                let state = Int(rows.state[r])
+                if s.stampOfState[state] == stamp { rowNodes[r] = s.nodeOfState[state] }
             }
         }
         return out
@@ -171,33 +304,57 @@ public struct GraphBuilder: Sendable {
 
     // MARK: - Concatenation
 
-    func assemble(_ parts: [GroupGraph], rowCount: Int, index: TrajectoryIndex) -> StateGraph {
-        var groupNodeStart = [Int](repeating: 0, count: parts.count + 1)
-        var edgeTotal = 0
+    /// Lays the groups' local CSRs out into the batch's arrays (offsets first, then every group
+    /// copies its block in parallel) and turns local row nodes into global ones.
+    func assemble(_ parts: [GroupGraph], rows: StepRows, rowNode: inout [Int32]) -> StateGraph {
+        let groups = parts.count
+        var groupNodeStart = [Int](repeating: 0, count: groups + 1)
+        var groupEdgeStart = [Int](repeating: 0, count: groups + 1)
         for (g, part) in parts.enumerated() {
             groupNodeStart[g + 1] = groupNodeStart[g] + part.nodeState.count
-            edgeTotal += part.edges.count
+            groupEdgeStart[g + 1] = groupEdgeStart[g] + part.edgeTarget.count
         }
-        let nodes = groupNodeStart[parts.count]
+        let nodes = groupNodeStart[groups], edges = groupEdgeStart[groups]
         var edgeStart = [Int](repeating: 0, count: nodes + 1)
-        var edgeTarget = [Int32](); edgeTarget.reserveCapacity(edgeTotal)
-        var edgeWeight = [Double](); edgeWeight.reserveCapacity(edgeTotal)
-        var nodeReward = [Double](); nodeReward.reserveCapacity(nodes)
-        var nodeState = [Int32](); nodeState.reserveCapacity(nodes)
-        var rowNode = [Int32](repeating: -1, count: rowCount)
-        for (g, part) in parts.enumerated() {
-            let base = groupNodeStart[g]
-            nodeReward.append(contentsOf: part.nodeReward)
-            nodeState.append(contentsOf: part.nodeState)
-            for edge in part.edges {
-                let u = Int(edge.key >> 32), v = Int(edge.key & 0xFFFF_FFFF)
-                edgeStart[base + u + 1] += 1
-                edgeTarget.append(Int32(base + v))
-                edgeWeight.append(Double(edge.weight))
+        var edgeTarget = [Int32](repeating: 0, count: edges)
+        var edgeWeight = [Double](repeating: 0, count: edges)
+        var nodeReward = [Double](repeating: 0, count: nodes)
+        var nodeState = [Int32](repeating: 0, count: nodes)
+        edgeStart[nodes] = edges
+        edgeStart.withUnsafeMutableBufferPointer { es in
+            edgeTarget.withUnsafeMutableBufferPointer { et in
+                edgeWeight.withUnsafeMutableBufferPointer { ew in
+                    nodeReward.withUnsafeMutableBufferPointer { nr in
+                        nodeState.withUnsafeMutableBufferPointer { ns in
+                            let out = (SendableBuffer(es), SendableBuffer(et), SendableBuffer(ew), SendableBuffer(nr), SendableBuffer(ns))
+                            Parallel.forEachChunk(count: groups) { range in
+                                for g in range {
+                                    let part = parts[g]
+                                    let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
+                                    for u in 0..<part.nodeState.count {
+                                        out.0[nodeBase + u] = edgeBase + Int(part.edgeStart[u])
+                                        out.3[nodeBase + u] = part.nodeReward[u]
+                                        out.4[nodeBase + u] = part.nodeState[u]
+                                    }
+                                    for e in 0..<part.edgeTarget.count {
+                                        out.1[edgeBase + e] = Int32(nodeBase) + part.edgeTarget[e]
+                                        out.2[edgeBase + e] = Double(part.edgeWeight[e])
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            for (r, node) in part.rowNodes { rowNode[Int(r)] = Int32(base) + node }
         }
-        for i in 0..<nodes { edgeStart[i + 1] += edgeStart[i] }
+        rowNode.withUnsafeMutableBufferPointer { rn in
+            let out = SendableBuffer(rn)
+            Parallel.forEachChunk(count: rows.count, minimumChunk: 1 << 16) { range in
+                for r in range where out[r] >= 0 {
+                    out[r] += Int32(groupNodeStart[Int(rows.group[r])])
+                }
+            }
+        }
         return StateGraph(
             groupNodeStart: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
             edgeWeight: edgeWeight, nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)

@@ -62,3 +62,80 @@ public struct ExactSum: Sendable {
         return sum.value
     }
 }
+
+/// `ExactSum` for hot loops: the same algorithm (Shewchuk's non-overlapping partials, as
+/// `math.fsum`) on a fixed inline store instead of an array. Doubles admit at most about 40
+/// non-overlapping partials (2098 exponent bits / 53), so 64 slots never overflow.
+struct ExactAccumulator {
+    private var partials = ExactAccumulator.Storage()
+    private var count = 0
+
+    /// 64 doubles, inline.
+    struct Storage {
+        var words: (SIMD32<Double>, SIMD32<Double>) = (.zero, .zero)
+    }
+
+    /// Clears the sum.
+    @inline(__always)
+    mutating func reset() { count = 0 }
+
+    /// Adds `x` exactly.
+    @inline(__always)
+    mutating func add(_ value: Double) {
+        withUnsafeMutableBytes(of: &partials) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+            var x = value
+            var kept = 0
+            for i in 0..<count {
+                var y = p[i]
+                if abs(x) < abs(y) { swap(&x, &y) }
+                let high = x + y
+                let low = y - (high - x)
+                if low != 0 {
+                    p[kept] = low
+                    kept += 1
+                }
+                x = high
+            }
+            p[kept] = x
+            count = kept + 1
+        }
+    }
+
+    /// Adds `a · b` exactly (its rounded product and the rounding error, by fused multiply-add).
+    @inline(__always)
+    mutating func addProduct(_ a: Double, _ b: Double) {
+        let product = a * b
+        let error = (-product).addingProduct(a, b)  // a·b − fl(a·b), exact
+        add(product)
+        if error != 0 { add(error) }
+    }
+
+    /// The correctly rounded value of the exact sum (as `ExactSum.value`).
+    var value: Double {
+        var partials = self.partials
+        let count = self.count
+        return withUnsafeMutableBytes(of: &partials) { raw -> Double in
+            let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+            var n = count
+            guard n > 0 else { return 0 }
+            n -= 1
+            var high = p[n]
+            var low = 0.0
+            while n > 0 {
+                let x = high
+                n -= 1
+                let y = p[n]
+                high = x + y
+                low = y - (high - x)
+                if low != 0 { break }
+            }
+            if n > 0 && ((low < 0 && p[n - 1] < 0) || (low > 0 && p[n - 1] > 0)) {
+                let y = low * 2
+                let x = high + y
+                if y == x - high { high = x }
+            }
+            return high
+        }
+    }
+}

@@ -57,7 +57,23 @@ public struct InternTable: Sendable {
 
     /// Returns the id of the bytes in `key`, adding them when new.
     public mutating func intern(_ key: UnsafeRawBufferPointer) -> Int32 {
-        let h = InternTable.hash(key)
+        intern(key, hash: InternTable.hash(key))
+    }
+
+    /// Interns every string of `other` in its id order; returns the new id of each.
+    mutating func absorb(_ other: InternTable) -> [Int32] {
+        var map = [Int32](repeating: 0, count: other.count)
+        other.bytes.withUnsafeBytes { raw in
+            for id in 0..<other.count {
+                let lo = other.offsets[id], hi = other.offsets[id + 1]
+                map[id] = intern(UnsafeRawBufferPointer(rebasing: raw[lo..<hi]), hash: other.hashes[id])
+            }
+        }
+        return map
+    }
+
+    /// `intern(key)` with the hash of `key` already known.
+    mutating func intern(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Int32 {
         var slot = Int(truncatingIfNeeded: h) & mask
         while true {
             let id = slots[slot]
@@ -73,6 +89,9 @@ public struct InternTable: Sendable {
         if count * 2 > slots.count { grow() }
         return id
     }
+
+    /// Whether string `id` has exactly the bytes of `key`.
+    func holds(_ id: Int32, _ key: UnsafeRawBufferPointer) -> Bool { equals(id, key) }
 
     private func equals(_ id: Int32, _ key: UnsafeRawBufferPointer) -> Bool {
         let start = offsets[Int(id)], end = offsets[Int(id) + 1]
@@ -143,6 +162,11 @@ public struct KeyInternTable: Sendable {
 
     /// The key with id `id`.
     public func key(of id: Int32) -> UInt64 { keys[Int(id)] }
+
+    /// Interns every key of `other` in its id order; returns the new id of each.
+    mutating func absorb(_ other: KeyInternTable) -> [Int32] {
+        other.keys.map { intern($0) }
+    }
 
     /// Returns the id of `key`, adding it when new.
     public mutating func intern(_ key: UInt64) -> Int32 {

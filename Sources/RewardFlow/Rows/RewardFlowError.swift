@@ -29,6 +29,14 @@ public enum RewardFlowError: Error, Sendable, Hashable, CustomStringConvertible 
     /// A file that could not be read or written.
     case io(path: String, message: String)
 
+    /// The same error with a `.line` location moved down by `offset` lines.
+    func shiftingLines(by offset: Int) -> RewardFlowError {
+        if case .invalidInput(.line(let n), let field, let message) = self {
+            return .invalidInput(location: .line(n + offset), field: field, message: message)
+        }
+        return self
+    }
+
     public var description: String {
         switch self {
         case .invalidInput(let location, let field, let message):

@@ -100,6 +100,14 @@ public struct StepRows: Sendable {
 
     mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(bytes) }
     mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(bytes) }
+    /// Interns a group name, checking first whether it is string `hint` (the previous row's).
+    mutating func internGroup(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
+        hint >= 0 && groupNames.holds(hint, bytes) ? hint : groupNames.intern(bytes)
+    }
+    /// Interns a trajectory name, checking first whether it is string `hint`.
+    mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
+        hint >= 0 && trajectoryNames.holds(hint, bytes) ? hint : trajectoryNames.intern(bytes)
+    }
     mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(bytes) }
     mutating func internStateKey(_ key: UInt64) -> Int32 { stateKeys.intern(key) }
     mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
@@ -108,6 +116,34 @@ public struct StepRows: Sendable {
         group.reserveCapacity(n); trajectory.reserveCapacity(n); step.reserveCapacity(n)
         state.reserveCapacity(n); action.reserveCapacity(n); reward.reserveCapacity(n)
         active.reserveCapacity(n); noop.reserveCapacity(n)
+    }
+
+    /// Appends the rows of `other` (parsed from the lines after this batch's), interning its
+    /// strings into this batch's tables in their order of first appearance in `other`.
+    mutating func append(contentsOf other: StepRows, lineOffset: Int) throws(RewardFlowError) {
+        guard other.count > 0 else { return }
+        if let kind = other.identity {
+            try setIdentity(kind, at: other.sourceLine.isEmpty ? .row(count) : .line(lineOffset + Int(other.sourceLine[0])))
+        }
+        let groupMap = groupNames.absorb(other.groupNames)
+        let trajectoryMap = trajectoryNames.absorb(other.trajectoryNames)
+        let stateMap = identity == .key ? stateKeys.absorb(other.stateKeys) : stateTexts.absorb(other.stateTexts)
+        let actionMap = actionNames.absorb(other.actionNames)
+        reserveCapacity(count + other.count)
+        for i in 0..<other.count {
+            group.append(groupMap[Int(other.group[i])])
+            trajectory.append(trajectoryMap[Int(other.trajectory[i])])
+            state.append(stateMap[Int(other.state[i])])
+            action.append(actionMap[Int(other.action[i])])
+        }
+        step.append(contentsOf: other.step)
+        reward.append(contentsOf: other.reward)
+        active.append(contentsOf: other.active)
+        noop.append(contentsOf: other.noop)
+        if !other.sourceLine.isEmpty {
+            let shift = Int32(truncatingIfNeeded: lineOffset)
+            sourceLine.append(contentsOf: other.sourceLine.lazy.map { $0 &+ shift })
+        }
     }
 
     /// Sets how states are named (synthesised batches, which fix it up front).
