@@ -222,6 +222,7 @@ extension ScoringOptions {
         return text
     }
 
+    /// The error for a name outside `choices`.
     private static func unknown(_ name: String, _ value: String, _ choices: [String]) -> Failure {
         Failure(.invalidParameter(name: name, message: "unknown value '\(value)' (choose \(choices.joined(separator: ", ")))"))
     }

@@ -70,21 +70,27 @@ def operators():
 
 def _strings(values, name, count):
     """An rf_strings column (bytes, int64 offsets) from str/bytes values."""
-    encoded = []
-    for i, value in enumerate(values):
-        if isinstance(value, str):
-            # Lone surrogates become bytes that are not UTF-8: the engine names the row.
-            encoded.append(value.encode("utf-8", "surrogatepass"))
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            encoded.append(bytes(value))
-        else:
-            raise TypeError(f"{name}[{i}]: expected str or bytes, got {type(value).__name__}")
+    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    try:
+        # All str (the common case). Lone surrogates become bytes that are not UTF-8, so the
+        # engine refuses them naming the row.
+        encoded = [value.encode("utf-8", "surrogatepass") for value in values]
+    except AttributeError:
+        encoded = [_bytes(value, name, i) for i, value in enumerate(values)]
     if len(encoded) != count:
         raise ValueError(f"{name}: {len(encoded)} values for {count} rows")
     offsets = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=count), out=offsets[1:])
     data = b"".join(encoded)
     return _native.Strings(data, offsets.ctypes.data), (data, offsets)
+
+
+def _bytes(value, name, i):
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{name}[{i}]: expected str or bytes, got {type(value).__name__}")
 
 
 def _column(values, name, count, dtype):
