@@ -5,12 +5,14 @@
 /// - `direct`: sparse Cholesky by CHOLMOD, supernodal `LLᵀ` of the whole batch matrix (one
 ///   analysis, one factorisation, one solve);
 /// - `dense`: LAPACK `dposv` per group (groups in parallel);
-/// - `auto`: groups of at most `denseLimit` nodes by `dposv`, the others together by CHOLMOD.
+/// - `auto`: groups of at most `denseLimit` nodes by `dposv`, the others together by CHOLMOD
+///   (measured on a 2-core VM: dense Cholesky is faster up to ~200 nodes per group, 1.7× at
+///   150–200; CHOLMOD from ~200 on, 1.3× at 200–300 and 2.6× at 300–450; README "Linear operators").
 /// A matrix that is not positive definite is reported as an error by both (CHOLMOD:
 /// `CHOLMOD_NOT_POSDEF` / `L.minor < n`; LAPACK: `info > 0`). There is no iterative backend.
 public struct Diffusion: Propagator {
     /// Groups up to this many nodes go to dense Cholesky under `auto` (measured crossover).
-    public static let denseLimit = 256
+    public static let denseLimit = 200
 
     /// α ∈ [0, 1).
     public let alpha: Double

@@ -11,16 +11,17 @@
 ///   error when `maxIterations` sweeps do not get there;
 /// - `dense`: LAPACK `dgesv` on each group's dense `n × n` matrix (groups in parallel);
 /// - `auto`, per group: a group whose graph is acyclic is solved exactly by one
-///   back-substitution in reverse topological order (O(n + E)); a cyclic group of at most
-///   `denseLimit` nodes by `dgesv`; the larger cyclic groups together by one UMFPACK LU.
-///   Measured on 128 groups × 8 rollouts × 50 steps (README, "Linear operators"): dense LU is
-///   the fastest for the typical group of a few dozen to a few hundred states (no symbolic
-///   phase, BLAS-3 kernels), and sparse LU overtakes it at a few hundred nodes (dense is
-///   O(n³), the sparse factors of these trajectory graphs stay near O(E)); Jacobi needs
-///   `log(tol)/log(γ)` sweeps (≈ 260 for γ = 0.9, tol = 1e-12), slower than either.
+///   back-substitution in reverse topological order (O(n + E), no factorisation); a cyclic
+///   group of at most `denseLimit` nodes by `dgesv`; the larger cyclic groups together by one
+///   UMFPACK LU. Why (measured on a 2-core VM, README "Linear operators"): on batches binned
+///   by group size, dense LU beats sparse LU up to ~125 nodes per group (no symbolic phase,
+///   BLAS-3 on tiny blocks; 40–125 nodes: 1.3–1.9× faster) and loses above (dense is O(n³);
+///   125–150 nodes: 1.2× slower, 150–200: 1.7×, 300–450: 7.5×). Jacobi is about as fast as
+///   UMFPACK on these graphs at γ = 0.9 but needs `log(tol)/log(γ)` sweeps (10× more at
+///   γ = 0.99) and is only accurate to `tol/(1−γ)`, so `auto` keeps the direct solver.
 public struct Discounted: Propagator {
     /// Cyclic groups up to this many nodes go to dense LU under `auto` (measured crossover).
-    public static let denseLimit = 256
+    public static let denseLimit = 128
 
     /// The discount γ ∈ (0, 1).
     public let gamma: Double
@@ -274,12 +275,18 @@ struct DenseWorkspace {
     var b: [Double] = []
     var pivots: [Int32] = []
 
-    /// Zeroes `a` (`n²`) and `b` (`n`).
+    /// Zeroes `a` (`n²`) and `b` (`n`), reusing their storage when the size repeats.
     mutating func reset(order n: Int) {
-        a.removeAll(keepingCapacity: true)
-        a.append(contentsOf: repeatElement(0, count: n * n))
-        b.removeAll(keepingCapacity: true)
-        b.append(contentsOf: repeatElement(0, count: n))
+        Self.zero(&a, count: n * n)
+        Self.zero(&b, count: n)
+    }
+
+    static func zero(_ x: inout [Double], count: Int) {
+        if x.count == count {
+            x.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        } else {
+            x = [Double](repeating: 0, count: count)
+        }
     }
 }
 
@@ -291,8 +298,11 @@ struct TopologicalOrder {
     /// Sorts the group with nodes `nodes`; false when the group has a cycle.
     mutating func sort(_ nodes: Range<Int>, _ graph: StateGraph) -> Bool {
         let base = nodes.lowerBound, n = nodes.count
-        indegree.removeAll(keepingCapacity: true)
-        indegree.append(contentsOf: repeatElement(0, count: n))
+        if indegree.count == n {
+            indegree.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        } else {
+            indegree = [Int32](repeating: 0, count: n)
+        }
         for e in graph.edgeStart[base]..<graph.edgeStart[base + n] { indegree[Int(graph.edgeTarget[e]) - base] += 1 }
         order.removeAll(keepingCapacity: true)
         for i in 0..<n where indegree[i] == 0 { order.append(Int32(i)) }
