@@ -5,7 +5,7 @@
 import CRewardFlowAPI
 import RewardFlow
 
-private let version = StaticCString("0.1.0")
+private let version = StaticCString("\(RF_VERSION_MAJOR).\(RF_VERSION_MINOR).\(RF_VERSION_PATCH)")
 private let operators = StaticCString(PropagationOperator.allCases.map(\.rawValue).joined(separator: ","))
 private let defaultOperator = StaticCString(PropagationOperator.maxDecay.rawValue)
 private let defaultSolver = StaticCString(LinearSolver.auto.rawValue)

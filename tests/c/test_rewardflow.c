@@ -1,9 +1,11 @@
 /*
  * The C API of librewardflow.so, from C: a hand-computed batch (conformance case `chain`,
- * γ = 0.9) by text states and by keys, appended in one call and in two, and bad input and
- * misuse that must return an error status with a message (never abort).
+ * γ = 0.9) by text states and by keys, appended in one call and in two; bad input and
+ * misuse that must return an error status with a message (never abort); one batch scored
+ * from several threads at once, each with its own last-error message.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +275,52 @@ static void test_errors(void) {
     rf_batch_destroy(batch);
 }
 
+enum { THREADS = 4, ROUNDS = 50 };
+
+typedef struct {
+    rf_batch *batch;
+    int id;
+    int failures;
+} worker;
+
+/* Scores the shared batch ROUNDS times (results must not vary) and fails a call with an
+ * option of its own, whose message must be this thread's. */
+static void *work(void *arg) {
+    worker *w = arg;
+    char name[32], needle[48];
+    snprintf(name, sizeof name, "op-of-thread-%d", w->id);
+    snprintf(needle, sizeof needle, "'%s'", name);
+    for (int round = 0; round < ROUNDS; round++) {
+        double value[N];
+        rf_outputs out = {N, value, NULL, NULL, NULL, NULL, NULL};
+        rf_options options;
+        rf_options_init(&options);
+        if (rf_score(w->batch, &options, &out) != RF_OK) w->failures++;
+        for (int i = 0; i < N; i++) if (!near(value[i], want_value[i])) w->failures++;
+        options.operator_name = name;
+        if (rf_score(w->batch, &options, &out) != RF_ERR_INVALID_PARAMETER ||
+            strstr(rf_last_error(), needle) == NULL) w->failures++;
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    rf_batch *batch = NULL;
+    CHECK(rf_batch_create(&batch) == RF_OK);
+    CHECK(append_range(batch, 0, N, 0) == RF_OK);
+    pthread_t threads[THREADS];
+    worker workers[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        workers[t] = (worker){batch, t, 0};
+        CHECK(pthread_create(&threads[t], NULL, work, &workers[t]) == 0);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        CHECK(pthread_join(threads[t], NULL) == 0);
+        CHECK(workers[t].failures == 0);
+    }
+    rf_batch_destroy(batch);
+}
+
 int main(void) {
     CHECK(rf_abi_version() == RF_ABI_VERSION);
     CHECK(strlen(rf_version()) > 0);
@@ -281,6 +329,7 @@ int main(void) {
     CHECK(strcmp(rf_last_error(), "") == 0);
     test_results();
     test_errors();
+    test_threads();
     if (failures == 0) {
         printf("rewardflow C API (%s; operators %s): all checks passed\n", rf_version(), rf_operators());
         return 0;
