@@ -128,6 +128,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "score": ScoreCommand(arguments: Array(arguments.dropFirst())).run()
 case "synth": SynthCommand(arguments: Array(arguments.dropFirst())).run()
+case "time": TimeCommand(arguments: Array(arguments.dropFirst())).run()
 case "-h", "--help", nil: print(usage)
 default: fail("unknown command '\(arguments[0])'\n\(usage)", status: 2)
 }

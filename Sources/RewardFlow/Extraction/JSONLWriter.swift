@@ -20,9 +20,23 @@ public enum JSONLWriter {
     /// Renders the output into bytes.
     public static func render(_ rows: StepRows, _ scored: ScoredRows) -> [UInt8] {
         let names = EscapedNames(rows)
-        let buffer = ByteBuffer(capacity: rows.count * 160 + 4096)
-        renderRows(0..<rows.count, rows, scored, names, buffer)
-        return Array(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count))
+        let perRow = scored.advantages == nil ? 140 : 240
+        let parts = max(1, min(Parallel.threadCount * 4, rows.count / blockRows))
+        let buffers = (0..<parts).map { _ in ByteBuffer(capacity: (rows.count / parts + 1) * perRow) }
+        Parallel.forEachChunk(count: parts) { range in
+            for b in range {
+                renderRows((rows.count * b / parts)..<(rows.count * (b + 1) / parts), rows, scored, names, buffers[b])
+            }
+        }
+        let total = buffers.reduce(0) { $0 + $1.count }
+        return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            var offset = 0
+            for buffer in buffers {
+                (out.baseAddress! + offset).initialize(from: buffer.base, count: buffer.count)
+                offset += buffer.count
+            }
+            initialized = total
+        }
     }
 
     /// Writes the output to `path` atomically: a temporary file beside it, then `rename(2)`.

@@ -17,21 +17,34 @@ public enum RewardExtractor {
     ) -> RowRewards {
         let n = rows.count
         var value = [Double](repeating: 0, count: n)
-        for r in 0..<n {
-            let node = graph.rowNode[r]
-            value[r] = node >= 0 ? nodeValues[Int(node)] : 0
-        }
         var stepReward = rows.reward
         var stepRewardAbs = rows.reward
-        for t in 0..<index.trajectoryCount {
-            let first = index.trajectoryRowStart[t]
-            let length = index.trajectoryRowStart[t + 1] - first
-            let inRange = min(Int(index.activePrefix[t]), length - 1)
-            for j in 0..<max(0, inRange) {
-                let r = Int(index.orderedRows[first + j])
-                let next = value[Int(index.orderedRows[first + j + 1])]
-                stepReward[r] = next - value[r]
-                stepRewardAbs[r] = next
+        // Rows in parallel chunks, then trajectories in parallel chunks: disjoint writes only.
+        value.withUnsafeMutableBufferPointer { v in
+            let out = SendableBuffer(v)
+            Parallel.forEachChunk(count: n, minimumChunk: 1 << 15) { range in
+                for r in range {
+                    let node = graph.rowNode[r]
+                    out[r] = node >= 0 ? nodeValues[Int(node)] : 0
+                }
+            }
+        }
+        stepReward.withUnsafeMutableBufferPointer { sr in
+            stepRewardAbs.withUnsafeMutableBufferPointer { sa in
+                let out = (SendableBuffer(sr), SendableBuffer(sa))
+                Parallel.forEachChunk(count: index.trajectoryCount, minimumChunk: 256) { trajectories in
+                    for t in trajectories {
+                        let first = index.trajectoryRowStart[t]
+                        let length = index.trajectoryRowStart[t + 1] - first
+                        let inRange = min(Int(index.activePrefix[t]), length - 1)
+                        for j in 0..<max(0, inRange) {
+                            let r = Int(index.orderedRows[first + j])
+                            let next = value[Int(index.orderedRows[first + j + 1])]
+                            out.0[r] = next - value[r]
+                            out.1[r] = next
+                        }
+                    }
+                }
             }
         }
         return RowRewards(value: value, stepReward: stepReward, stepRewardAbs: stepRewardAbs)

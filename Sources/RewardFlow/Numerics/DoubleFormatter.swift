@@ -42,8 +42,9 @@ public enum DoubleFormatter {
     @inlinable
     public static func writeInteger(_ value: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
         var q = p
-        var magnitude = value.magnitude
+        var magnitude = UInt64(value.magnitude)
         if value < 0 { q.pointee = 0x2D; q += 1 }
+        let pairs = digitPairTable.utf8Start
         let digits = digitCount(UInt64(magnitude))
         var end = q + digits
         let stop = end
@@ -51,12 +52,12 @@ public enum DoubleFormatter {
             let pair = Int(magnitude % 100)
             magnitude /= 100
             end -= 2
-            end[0] = digitPairs[2 * pair]
-            end[1] = digitPairs[2 * pair + 1]
+            end[0] = pairs[2 * pair]
+            end[1] = pairs[2 * pair + 1]
         }
         if magnitude >= 10 {
-            end[-2] = digitPairs[2 * Int(magnitude)]
-            end[-1] = digitPairs[2 * Int(magnitude) + 1]
+            end[-2] = pairs[2 * Int(magnitude)]
+            end[-1] = pairs[2 * Int(magnitude) + 1]
         } else {
             end[-1] = 0x30 + UInt8(magnitude)
         }
@@ -150,10 +151,13 @@ public enum DoubleFormatter {
     }
 
     /// Writes `f · 10^e` (f > 0) in `description`'s layout; returns the byte count.
+    /// Digits are written once, in place (the fixed layout then shifts at most 16 of them left
+    /// by one byte to make room for the point).
     @usableFromInline
     static func layout(_ significand: UInt64, _ exponent: Int, _ p: UnsafeMutablePointer<UInt8>) -> Int {
         var f = significand, e = exponent
-        // Strip trailing zeros (at most 16 of them).
+        // Strip trailing zeros (at most 16 of them; 10^8 first for long runs).
+        if f % 100_000_000 == 0 && f >= 100_000_000 { f /= 100_000_000; e += 8 }
         while f >= 10 {
             let (quotient, remainder) = f.quotientAndRemainder(dividingBy: 10)
             if remainder != 0 { break }
@@ -162,79 +166,89 @@ public enum DoubleFormatter {
         }
         let n = digitCount(f)
         let decimalExponent = e + n - 1
-        // Digits of f, written right-aligned into a 24-byte scratch area past the output.
-        var digits = (UInt64(0), UInt64(0), UInt64(0))
-        return withUnsafeMutableBytes(of: &digits) { raw -> Int in
-            let d = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            writeDigits(f, n, d)
-            if decimalExponent >= -4 && decimalExponent < 16 {
-                if decimalExponent >= 0 {
-                    let intDigits = decimalExponent + 1
-                    if n <= intDigits {
-                        p.update(from: d, count: n)
-                        (p + n).update(repeating: 0x30, count: intDigits - n)
-                        p[intDigits] = 0x2E
-                        p[intDigits + 1] = 0x30
-                        return intDigits + 2
-                    }
-                    p.update(from: d, count: intDigits)
+        if decimalExponent >= -4 && decimalExponent < 16 {
+            if decimalExponent >= 0 {
+                let intDigits = decimalExponent + 1
+                if n <= intDigits {
+                    writeDigits(f, n, p)
+                    for i in n..<intDigits { p[i] = 0x30 }
                     p[intDigits] = 0x2E
-                    (p + intDigits + 1).update(from: d + intDigits, count: n - intDigits)
-                    return n + 1
+                    p[intDigits + 1] = 0x30
+                    return intDigits + 2
                 }
-                let zeros = -decimalExponent - 1
-                p[0] = 0x30
-                p[1] = 0x2E
-                (p + 2).update(repeating: 0x30, count: zeros)
-                (p + 2 + zeros).update(from: d, count: n)
-                return 2 + zeros + n
+                writeDigits(f, n, p + 1)
+                for i in 0..<intDigits { p[i] = p[i + 1] }
+                p[intDigits] = 0x2E
+                return n + 1
             }
-            var q = p
-            q.pointee = d[0]; q += 1
-            if n > 1 {
-                q.pointee = 0x2E; q += 1
-                q.update(from: d + 1, count: n - 1); q += n - 1
-            }
-            q[0] = 0x65
-            q[1] = decimalExponent < 0 ? 0x2D : 0x2B
-            q += 2
-            let magnitude = abs(decimalExponent)
-            if magnitude >= 100 {
-                q[0] = 0x30 + UInt8(magnitude / 100)
-                q += 1
-            }
-            let lastTwo = magnitude % 100
-            q[0] = digitPairs[2 * lastTwo]
-            q[1] = digitPairs[2 * lastTwo + 1]
-            return q + 2 - p
+            let zeros = -decimalExponent - 1
+            p[0] = 0x30
+            p[1] = 0x2E
+            for i in 0..<zeros { p[2 + i] = 0x30 }
+            writeDigits(f, n, p + 2 + zeros)
+            return 2 + zeros + n
         }
+        writeDigits(f, n, p + 1)
+        p[0] = p[1]
+        var q = p + 1
+        if n > 1 {
+            q.pointee = 0x2E
+            q += n
+        }
+        q[0] = 0x65
+        q[1] = decimalExponent < 0 ? 0x2D : 0x2B
+        q += 2
+        let magnitude = abs(decimalExponent)
+        if magnitude >= 100 {
+            q[0] = 0x30 + UInt8(magnitude / 100)
+            q += 1
+        }
+        let pairs = digitPairTable.utf8Start
+        let lastTwo = magnitude % 100
+        q[0] = pairs[2 * lastTwo]
+        q[1] = pairs[2 * lastTwo + 1]
+        return q + 2 - p
     }
 
-    /// Writes the `n` decimal digits of `f` at `d`.
+    /// Writes the `n` decimal digits of `value` at `d` (two at a time, 32-bit arithmetic).
     @inline(__always) @usableFromInline
     static func writeDigits(_ value: UInt64, _ n: Int, _ d: UnsafeMutablePointer<UInt8>) {
-        var f = value
+        let pairs = digitPairTable.utf8Start
         var i = n
-        while i >= 2 {
-            let pair = Int(f % 100)
-            f /= 100
-            i -= 2
-            d[i] = digitPairs[2 * pair]
-            d[i + 1] = digitPairs[2 * pair + 1]
+        var f = value
+        if f >= 100_000_000 {
+            // The low eight digits, exactly.
+            var low = UInt32(truncatingIfNeeded: f % 100_000_000)
+            f /= 100_000_000
+            for _ in 0..<4 {
+                let pair = Int(low % 100)
+                low /= 100
+                i -= 2
+                d[i] = pairs[2 * pair]
+                d[i + 1] = pairs[2 * pair + 1]
+            }
         }
-        if i == 1 { d[0] = 0x30 + UInt8(f) }
+        var rest = UInt32(truncatingIfNeeded: f)  // below 10^9 (a double has at most 17 digits)
+        while i >= 2 {
+            let pair = Int(rest % 100)
+            rest /= 100
+            i -= 2
+            d[i] = pairs[2 * pair]
+            d[i + 1] = pairs[2 * pair + 1]
+        }
+        if i == 1 { d[0] = 0x30 + UInt8(rest) }
     }
 
     /// Decimal digits of `x` (1 for 0).
     @inline(__always) @usableFromInline
     static func digitCount(_ x: UInt64) -> Int {
         var n = 1
-        var bound: UInt64 = 10
-        while n < 20 && x >= bound {
-            n += 1
-            if n == 20 { break }
-            bound &*= 10
-        }
+        var t = x
+        if t >= 10_000_000_000_000_000 { n += 16; t /= 10_000_000_000_000_000 }
+        if t >= 100_000_000 { n += 8; t /= 100_000_000 }
+        if t >= 10_000 { n += 4; t /= 10_000 }
+        if t >= 100 { n += 2; t /= 100 }
+        if t >= 10 { n += 1 }
         return n
     }
 
@@ -244,16 +258,9 @@ public enum DoubleFormatter {
         return text.utf8CodeUnitCount
     }
 
-    /// "00", "01", ..., "99".
+    /// "00", "01", ..., "99" as one static string (no lazy initialisation on the hot path).
     @usableFromInline
-    static let digitPairs: [UInt8] = {
-        var table = [UInt8](repeating: 0, count: 200)
-        for i in 0..<100 {
-            table[2 * i] = UInt8(48 + i / 10)
-            table[2 * i + 1] = UInt8(48 + i % 10)
-        }
-        return table
-    }()
+    static let digitPairTable: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 }
 
 /// JSON string literals of arbitrary text.

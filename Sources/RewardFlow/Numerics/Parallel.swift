@@ -2,12 +2,15 @@
 import Glibc
 #endif
 import Dispatch
+import CBLAS
 
 /// Fork-join over index ranges. Work is split into contiguous chunks whose results land in
 /// caller-indexed slots, so the output never depends on the thread count or the schedule.
 enum Parallel {
-    /// Threads used by `forEachChunk` (defaults to the active processor count).
+    /// Threads used by `forEachChunk`: `$REWARDFLOW_THREADS` when set to a positive integer,
+    /// else the active processor count. Results never depend on it.
     nonisolated(unsafe) static var threadCount: Int = {
+        if let text = getenv("REWARDFLOW_THREADS"), let n = Int(String(cString: text)), n > 0 { return n }
         #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
@@ -32,6 +35,27 @@ enum Parallel {
             }
         }
     }
+}
+
+/// Engine-wide execution settings (threads of the parallel loops; the BLAS in use).
+///
+/// Output never depends on these: every parallel loop writes results to fixed slots and every
+/// reduction is exactly rounded or in a fixed order (SPEC §6).
+public enum Execution {
+    /// Threads the engine's own parallel loops use (per-group graph build and solves, parsing,
+    /// advantages, output formatting). Default: `$REWARDFLOW_THREADS`, else the processor count.
+    /// Set it before scoring, not while a batch is being scored.
+    public static var threadCount: Int {
+        get { Parallel.threadCount }
+        set { Parallel.threadCount = max(1, newValue) }
+    }
+
+    /// OpenBLAS's kernel family (`openblas_get_corename()`), e.g. `"Prescott"` or `"SkylakeX"`.
+    public static var blasCoreName: String { BLAS.coreName }
+
+    /// OpenBLAS's own thread count (`openblas_get_num_threads()`); the engine sets it to 1
+    /// inside its parallel loops.
+    public static var blasThreadCount: Int { Int(openblas_get_num_threads()) }
 }
 
 /// Wraps a value the compiler cannot prove `Sendable` but that is used race-free by design

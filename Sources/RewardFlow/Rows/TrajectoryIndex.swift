@@ -31,9 +31,18 @@ public struct TrajectoryIndex: Sendable {
         var ids = KeyInternTable(capacity: 1024)
         var firstSeen = [Int32](repeating: 0, count: n)
         var groupOfFirstSeen: [Int32] = []
+        var lastKey = UInt64.max, lastID: Int32 = -1
         for r in 0..<n {
             let key = UInt64(UInt32(bitPattern: rows.group[r])) << 32 | UInt64(UInt32(bitPattern: rows.trajectory[r]))
-            let t = ids.intern(key)
+            // Rows of a trajectory usually arrive together: skip the hash for a repeat.
+            let t: Int32
+            if key == lastKey {
+                t = lastID
+            } else {
+                t = ids.intern(key)
+                lastKey = key
+                lastID = t
+            }
             if Int(t) == groupOfFirstSeen.count { groupOfFirstSeen.append(rows.group[r]) }
             firstSeen[r] = t
         }

@@ -1,0 +1,129 @@
+// Benchmarks of the RewardFlow engine (ordo-one/benchmark).
+//
+// Run from the repository root:
+//     cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
+// One suite:   swift package benchmark --filter 'max-decay.*'
+// Threads:     REWARDFLOW_THREADS=1 swift package benchmark ...
+//
+// Batches come from the library's seeded `RolloutSynthesizer` (the generator behind
+// `rewardflow synth`), in memory, at three sizes: the paper's batch (16 groups × 8 rollouts ×
+// 50 steps), 128 groups, and about 1M rows (3800 groups).
+import Benchmark
+import RewardFlow
+
+/// One benchmark size: its batch with text states, with 64-bit keys, and its JSONL bytes.
+final class Workload: @unchecked Sendable {
+    let name: String
+    let options: SynthesisOptions
+    private(set) lazy var textRows: StepRows = try! RolloutSynthesizer(options).rows(identity: .text)
+    private(set) lazy var keyRows: StepRows = try! RolloutSynthesizer(options).rows(identity: .key)
+    private(set) lazy var jsonl: [UInt8] = try! RolloutSynthesizer(options).jsonl()
+    private(set) lazy var index: TrajectoryIndex = try! TrajectoryIndex(textRows)
+    private(set) lazy var graph: StateGraph = GraphBuilder().build(textRows, index: index)
+
+    init(_ name: String, groups: Int) {
+        self.name = name
+        var o = SynthesisOptions()
+        o.groups = groups
+        o.rollouts = 8
+        o.maxSteps = 50
+        o.seed = 7
+        options = o
+    }
+
+    /// Iterations that fit: many for small batches, a handful for the 1M-row one.
+    var configuration: Benchmark.Configuration {
+        let large = options.groups >= 1000
+        return .init(
+            metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
+            timeUnits: large ? .milliseconds : .microseconds,
+            warmupIterations: large ? 1 : 3,
+            maxDuration: .seconds(large ? 20 : 3),
+            maxIterations: large ? 15 : 2000)
+    }
+}
+
+let workloads = [
+    Workload("paper 16x8x50", groups: 16),
+    Workload("128 groups", groups: 128),
+    Workload("1M rows", groups: 3800),
+]
+
+/// Scoring options of the benchmarks: γ = 0.9, `mean_norm` advantages.
+func scoringOptions(_ op: PropagationOperator) -> ScoringOptions {
+    var o = ScoringOptions()
+    o.propagation = op
+    o.gamma = 0.9
+    o.advantage = .meanNorm
+    return o
+}
+
+let benchmarks: @Sendable () -> Void = {
+    print("RewardFlow benchmarks: engine threads \(Execution.threadCount), OpenBLAS core \(Execution.blasCoreName), OpenBLAS threads \(Execution.blasThreadCount)")
+
+    for w in workloads {
+        let config = w.configuration
+
+        Benchmark("parse JSONL · \(w.name)", configuration: config) { benchmark in
+            var bytes = w.jsonl
+            benchmark.startMeasurement()
+            blackHole(try! JSONLReader.parse(bytes: &bytes))
+            benchmark.stopMeasurement()
+        } setup: {
+            _ = w.jsonl
+        }
+
+        Benchmark("graph assembly · \(w.name)", configuration: config) { benchmark in
+            let index = try! TrajectoryIndex(w.textRows)
+            blackHole(GraphBuilder().build(w.textRows, index: index))
+        } setup: {
+            _ = w.textRows
+        }
+
+        let operators: [(String, any Propagator)] = [
+            ("max-decay", try! MaxDecay(gamma: 0.9)),
+            ("discounted", try! Discounted(gamma: 0.9)),
+            ("pagerank", try! PageRank(alpha: 0.85)),
+            ("diffusion", try! Diffusion(alpha: 0.5)),
+        ]
+        for (name, op) in operators {
+            Benchmark("\(name) · \(w.name)", configuration: config) { _ in
+                blackHole(try! op.values(on: w.graph))
+            } setup: {
+                _ = w.graph
+            }
+        }
+
+        Benchmark("trajectory-return · \(w.name)", configuration: config) { _ in
+            blackHole(try! TrajectoryReturn(gamma: 0.9).returns(w.textRows, index: w.index))
+        } setup: {
+            _ = w.index
+        }
+
+        Benchmark("extraction + advantages · \(w.name)", configuration: config) { benchmark in
+            let values = try! MaxDecay(gamma: 0.9).values(on: w.graph)
+            benchmark.startMeasurement()
+            let rewards = RewardExtractor.extract(w.textRows, index: w.index, graph: w.graph, nodeValues: values)
+            blackHole(try! AdvantageEstimator(mode: .meanNorm).advantages(w.textRows, index: w.index, stepReward: rewards.stepReward))
+            benchmark.stopMeasurement()
+        } setup: {
+            _ = w.graph
+        }
+
+        // Target 1: in-memory rows with 64-bit state keys → values, step rewards, advantages.
+        Benchmark("score max-decay, 64-bit keys · \(w.name)", configuration: config) { _ in
+            blackHole(try! Scorer(options: scoringOptions(.maxDecay)).score(w.keyRows))
+        } setup: {
+            _ = w.keyRows
+        }
+
+        Benchmark("end to end JSONL → JSONL · \(w.name)", configuration: config) { _ in
+            var bytes = w.jsonl
+            let rows = try! JSONLReader.parse(bytes: &bytes)
+            let scored = try! Scorer(options: scoringOptions(.maxDecay)).score(rows)
+            blackHole(JSONLWriter.render(rows, scored))
+        } setup: {
+            _ = w.jsonl
+        }
+    }
+}
