@@ -309,6 +309,22 @@ import Testing
         #expect(thrownError { try DenseLAPACK.solveSPD(order: 2, &a, &b) } != nil)
     }
 
+    @Test func cholmodObjectsAreFreedWithTheirOwners() throws {
+        let context = CholmodContext()
+        let spd = CompressedColumns(order: 2, columnStart: [0, 1, 3], rowIndex: [0, 0, 1], values: [4, 1, 3])
+        let indefinite = CompressedColumns(order: 2, columnStart: [0, 1, 3], rowIndex: [0, 0, 1], values: [1, 2, 1])
+        do {
+            let cholesky = try SparseCholesky(analysing: spd, context: context)
+            try cholesky.factorise()
+            _ = try cholesky.solve([1, 1])
+            #expect(context.liveAllocations > 0)
+            let failing = try SparseCholesky(analysing: indefinite, context: context)
+            #expect(thrownError { try failing.factorise() } != nil)
+        }
+        context.freeWorkspace()
+        #expect(context.liveAllocations == 0)
+    }
+
     @Test func singularLUIsAnError() throws {
         // [[1, 1], [1, 1]] by columns.
         let lu = try SparseLU(analysing: CompressedColumns(order: 2, columnStart: [0, 2, 4], rowIndex: [0, 1, 0, 1], values: [1, 1, 1, 1]))

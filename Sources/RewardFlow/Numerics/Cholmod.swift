@@ -24,6 +24,13 @@ final class CholmodContext {
 
     /// The status of the last call (`CHOLMOD_OK`, `CHOLMOD_NOT_POSDEF`, negative on errors).
     var status: Int32 { common.pointee.status }
+
+    /// Blocks CHOLMOD currently has allocated in this context: its objects plus the context's
+    /// own workspace (freed by `freeWorkspace()` or `cholmod_finish`).
+    var liveAllocations: Int { Int(common.pointee.malloc_count) }
+
+    /// Releases the context's workspace (`cholmod_free_work`); objects stay valid.
+    func freeWorkspace() { cholmod_free_work(common) }
 }
 
 /// Owns a `cholmod_sparse` (CHOLMOD-allocated, freed with `cholmod_free_sparse`): a real
@@ -115,8 +122,7 @@ final class SparseCholesky {
     let factor: CholmodFactor
 
     /// Analyses `upper` (the upper triangle of `A`): fill-reducing ordering, supernodes.
-    init(analysing upper: CompressedColumns) throws(RewardFlowError) {
-        let context = CholmodContext()
+    init(analysing upper: CompressedColumns, context: CholmodContext = CholmodContext()) throws(RewardFlowError) {
         let matrix = try CholmodSparse(upperTriangle: upper, context: context)
         guard let l = cholmod_analyze(matrix.pointer, context.common), context.status >= CHOLMOD_OK else {
             throw .numerical(message: "cholmod_analyze failed (status \(context.status), order \(upper.order))")

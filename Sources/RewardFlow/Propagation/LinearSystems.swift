@@ -108,11 +108,12 @@ enum LinearSystems {
         return p
     }
 
-    /// Runs `body(index, groups[index], &workspace)` for every group of `groups`, in parallel chunks (one
-    /// workspace per chunk, OpenBLAS kept at one thread), and rethrows the error of the
-    /// lowest-numbered failing group, so the outcome does not depend on the schedule.
+    /// Runs `body(index, groups[index], &workspace)` for every group of `groups`, in parallel
+    /// chunks (one workspace per chunk, at least `groupsPerChunk` groups each, OpenBLAS kept at
+    /// one thread), and rethrows the error of the lowest-numbered failing group, so the outcome
+    /// does not depend on the schedule.
     static func forEachGroup<Workspace>(
-        _ groups: [Int], makeWorkspace: () -> Workspace,
+        _ groups: [Int], groupsPerChunk: Int = 1, makeWorkspace: () -> Workspace,
         _ body: (_ index: Int, _ group: Int, inout Workspace) throws(RewardFlowError) -> Void
     ) throws(RewardFlowError) {
         let failure = Mutex<(Int, RewardFlowError)?>(nil)
@@ -120,7 +121,7 @@ enum LinearSystems {
             withoutActuallyEscaping(body) { body in
                 let (make, run) = (UncheckedSendable(makeWorkspace), UncheckedSendable(body))
                 BLASThreads.singleThreaded {
-                    Parallel.forEachChunk(count: groups.count) { chunk in
+                    Parallel.forEachChunk(count: groups.count, minimumChunk: groupsPerChunk) { chunk in
                         var work = make.value()
                         for k in chunk {
                             do throws(RewardFlowError) {

@@ -52,7 +52,10 @@ public struct PageRank: Propagator {
         var groupChange = [Double](repeating: 0, count: groups.count)
         var sweeps = 0, largest = Double.infinity
         let alpha = self.alpha
-        try explain.time("power iteration") { () throws(RewardFlowError) in
+        // A sweep is O(nodes + edges): below ~2¹⁸ of them, waking threads costs more than it saves.
+        let groupsPerChunk = n + graph.edgeCount < 1 << 18 ? groups.count : 1
+        // One single-threaded-BLAS scope for all sweeps (the per-sweep group loops nest in it).
+        try explain.time("power iteration") { () throws(RewardFlowError) in try BLASThreads.singleThreaded { () throws(RewardFlowError) in
             while sweeps < maxIterations {
                 sweeps += 1
                 try x.withUnsafeBufferPointer { (x) throws(RewardFlowError) in
@@ -62,7 +65,7 @@ public struct PageRank: Propagator {
                                 let (x, next, change, slots) = (
                                     UncheckedSendable(x), UncheckedSendable(next), UncheckedSendable(change),
                                     SendableBuffer(slots))
-                                try LinearSystems.forEachGroup(groups, makeWorkspace: { () }) { k, g, _ in
+                                try LinearSystems.forEachGroup(groups, groupsPerChunk: groupsPerChunk, makeWorkspace: { () }) { k, g, _ in
                                     let nodes = graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1]
                                     for u in nodes {
                                         var s = 0.0
@@ -92,7 +95,7 @@ public struct PageRank: Propagator {
                 largest = groupChange.reduce(0) { max($0, $1) }
                 if largest <= tolerance || largest.isNaN { break }
             }
-        }
+        } }
         explain.iterations = sweeps
         explain.residual = largest
         explain.residualDescription = "largest per-group ‖x_{k+1} − x_k‖₁ of the last sweep"
