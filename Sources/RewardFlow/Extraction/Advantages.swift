@@ -48,7 +48,7 @@ public struct AdvantageEstimator: Sendable {
             step.withUnsafeMutableBufferPointer { s in
                 combined.withUnsafeMutableBufferPointer { c in
                     let out = (SendableBuffer(e), SendableBuffer(s), SendableBuffer(c))
-                    Parallel.forEachChunk(count: index.groupCount) { groups in
+                    Parallel.forEachChunk(count: index.groupCount, work: n) { groups in
                         var scratch = GroupScratch(stateCount: rows.stateCount)
                         for g in groups {
                             advantages(ofGroup: g, rows, index, stepReward, out, &scratch)

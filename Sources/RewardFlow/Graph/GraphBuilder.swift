@@ -26,7 +26,7 @@ public struct GraphBuilder: Sendable {
         parts.withUnsafeMutableBufferPointer { out in
             rowNode.withUnsafeMutableBufferPointer { rowOut in
                 let (output, rowNodes) = (SendableBuffer(out), SendableBuffer(rowOut))
-                Parallel.forEachChunk(count: groups) { range in
+                Parallel.forEachChunk(count: groups, work: rows.count) { range in
                     var scratch = GroupScratch(stateCount: rows.stateCount)
                     for g in range {
                         output[g] = buildGroup(g, rows, index, rowNodes, &scratch)
@@ -327,7 +327,7 @@ public struct GraphBuilder: Sendable {
                     nodeReward.withUnsafeMutableBufferPointer { nr in
                         nodeState.withUnsafeMutableBufferPointer { ns in
                             let out = (SendableBuffer(es), SendableBuffer(et), SendableBuffer(ew), SendableBuffer(nr), SendableBuffer(ns))
-                            Parallel.forEachChunk(count: groups) { range in
+                            Parallel.forEachChunk(count: groups, work: nodes + edges) { range in
                                 for g in range {
                                     let part = parts[g]
                                     let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]

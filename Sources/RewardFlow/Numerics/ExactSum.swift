@@ -82,6 +82,11 @@ struct ExactAccumulator {
     /// Adds `x` exactly.
     @inline(__always)
     mutating func add(_ value: Double) {
+        if count == 0 {
+            partials.words.0[0] = value
+            count = 1
+            return
+        }
         withUnsafeMutableBytes(of: &partials) { raw in
             let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
             var x = value
@@ -113,29 +118,29 @@ struct ExactAccumulator {
 
     /// The correctly rounded value of the exact sum (as `ExactSum.value`).
     var value: Double {
-        var partials = self.partials
-        let count = self.count
-        return withUnsafeMutableBytes(of: &partials) { raw -> Double in
-            let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
-            var n = count
-            guard n > 0 else { return 0 }
-            n -= 1
-            var high = p[n]
-            var low = 0.0
-            while n > 0 {
-                let x = high
-                n -= 1
-                let y = p[n]
-                high = x + y
-                low = y - (high - x)
-                if low != 0 { break }
+        mutating get {
+            if count <= 1 { return count == 0 ? 0 : partials.words.0[0] }
+            let count = self.count
+            return withUnsafeMutableBytes(of: &partials) { raw -> Double in
+                let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+                var n = count - 1
+                var high = p[n]
+                var low = 0.0
+                while n > 0 {
+                    let x = high
+                    n -= 1
+                    let y = p[n]
+                    high = x + y
+                    low = y - (high - x)
+                    if low != 0 { break }
+                }
+                if n > 0 && ((low < 0 && p[n - 1] < 0) || (low > 0 && p[n - 1] > 0)) {
+                    let y = low * 2
+                    let x = high + y
+                    if y == x - high { high = x }
+                }
+                return high
             }
-            if n > 0 && ((low < 0 && p[n - 1] < 0) || (low > 0 && p[n - 1] > 0)) {
-                let y = low * 2
-                let x = high + y
-                if y == x - high { high = x }
-            }
-            return high
         }
     }
 }

@@ -18,10 +18,16 @@ enum Parallel {
         #endif
     }()
 
+    /// Below this much work (rows, or nodes + edges) a loop is not split across threads.
+    static let serialWork = 24_576
+
     /// Calls `body` on disjoint contiguous sub-ranges covering `0..<count`, concurrently: one
     /// chunk per thread, so per-chunk scratch space is allocated once per thread.
-    static func forEachChunk(count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let workers = min(threadCount, max(1, count / max(1, minimumChunk)))
+    ///
+    /// `work` estimates the total work (rows, nodes + edges); below `serialWork` waking other
+    /// threads costs more than it saves, so the loop runs on the calling thread.
+    static func forEachChunk(count: Int, minimumChunk: Int = 1, work: Int = .max, _ body: (Range<Int>) -> Void) {
+        let workers = work < serialWork ? 1 : min(threadCount, max(1, count / max(1, minimumChunk)))
         if workers <= 1 {
             if count > 0 { body(0..<count) }
             return

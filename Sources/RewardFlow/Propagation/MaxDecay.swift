@@ -29,7 +29,7 @@ public struct MaxDecay: Propagator {
         let predecessors = gamma < 1 ? graph.reversed() : graph
         values.withUnsafeMutableBufferPointer { out in
             let output = SendableBuffer(out)
-            Parallel.forEachChunk(count: graph.groupCount) { groups in
+            Parallel.forEachChunk(count: graph.groupCount, work: graph.nodeCount + graph.edgeCount) { groups in
                 var work = Workspace()
                 for g in groups {
                     solveGroup(graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1], graph, predecessors, output, &work)
