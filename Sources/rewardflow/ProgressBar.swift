@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import RewardFlow
 
 /// A progress bar on standard error: `label [#####.....] done/total unit  elapsed`.
 ///
@@ -76,4 +77,41 @@ final class ProgressBar {
         var text = text
         text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
+}
+
+extension ProgressBar {
+    /// Clears a bar line that may be on the terminal (before an error message).
+    static func clearLine() {
+        if isatty(2) == 1 { writeStderr("\r\u{1B}[K") }
+    }
+}
+
+/// The stages of `rewardflow score` on one bar: rows read, groups solved, rows written.
+final class ScoreProgress {
+    private let bar: ProgressBar
+
+    init(enabled: Bool) {
+        bar = ProgressBar(label: "read", total: 0, unit: "rows", enabled: enabled)
+    }
+
+    /// Rows parsed so far.
+    func read(_ rows: Int) { bar.update(rows) }
+
+    /// Scoring starts: the batch's groups are solved (in parallel, all at once).
+    func scoring(_ rows: StepRows) {
+        bar.stage("solve", total: rows.groupNames.count, unit: "groups")
+        bar.update(0)
+    }
+
+    /// Scoring is done; output starts.
+    func writing(_ rows: StepRows) {
+        bar.update(rows.groupNames.count)
+        bar.stage("write", total: rows.count, unit: "rows")
+    }
+
+    /// Rows written so far.
+    func written(_ rows: Int) { bar.update(rows) }
+
+    /// Ends the bar's line.
+    func finish() { bar.finish() }
 }

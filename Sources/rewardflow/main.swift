@@ -38,6 +38,7 @@ struct ScoreCommand {
     var output = "-"
     var options = ScoringOptions()
     var explain = false
+    var quiet = false
 
     init(arguments: [String]) {
         var i = 0
@@ -70,6 +71,7 @@ struct ScoreCommand {
                 }
                 options.solver = solver
             case "--explain": explain = true
+            case "-q", "--quiet": quiet = true
             case "--operator":
                 let text = value(argument)
                 guard let op = PropagationOperator(rawValue: text) else {
@@ -108,14 +110,19 @@ struct ScoreCommand {
         do {
             let scorer = try Scorer(options: options)
             var report = SolveExplanation()
-            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input) }
+            let progress = ScoreProgress(enabled: !quiet)
+            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input, progress: progress.read) }
+            progress.scoring(rows)
             let scored = try scorer.score(rows, explain: &report)
-            try report.time("write") { () throws(RewardFlowError) in try JSONLWriter.write(rows, scored, to: output) }
+            progress.writing(rows)
+            try report.time("write") { () throws(RewardFlowError) in try JSONLWriter.write(rows, scored, to: output, progress: progress.written) }
+            progress.finish()
             if explain {
                 var text = "\(report)\n"
                 text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
             }
         } catch {
+            ProgressBar.clearLine()
             switch error {
             case .invalidInput, .invalidParameter: fail(error.description, status: 2)
             case .io, .numerical: fail(error.description, status: 1)
