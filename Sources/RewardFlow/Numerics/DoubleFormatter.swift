@@ -6,9 +6,10 @@
 /// three 64×128-bit multiplications by a table of 126-bit powers of ten (`Pow10Table.swift`,
 /// generated exactly by `scripts/gen_pow10_table.py`). No allocation, no division loop.
 ///
-/// Layout (as `description` and Python's `repr`): fixed notation when the decimal exponent E
-/// of the first digit is in -4...15 (`0.0001`, `123.0`, `1000000000000000.0`), otherwise
-/// `d.ddde±XX` (`1e-05`, `1.2345678901234568e+17`); `nan`, `inf`, `-inf`.
+/// Layout (as `description`): fixed notation from 0.0001 up to 2^53 (`0.0001`, `123.0`,
+/// `9007199254740992.0`), otherwise `d.ddde±XX` (`1e-05`, `1.2345678901234568e+17`); `nan`,
+/// `inf`, `-inf`. Python's `repr` switches to exponents at 1e16 instead of 2^53; both texts
+/// parse back to the same double everywhere.
 public enum DoubleFormatter {
     /// Bytes `write` may produce at most.
     public static let maximumLength = 32
@@ -94,11 +95,14 @@ public enum DoubleFormatter {
                 (f, e) = decimal(q: -mq, c: c, dk: 0)
             }
         } else if fraction != 0 {
-            (f, e) = fraction < 3 ? decimal(q: -1074, c: 10 * fraction, dk: -1) : decimal(q: -1074, c: fraction, dk: 0)
+            // Subnormals: their rounding interval is wide enough to hold several shorter
+            // candidates, which this Schubfach variant (at least two digits) does not search.
+            // They never occur in rewards; `description` formats them.
+            return (p - start) + subnormal(value.magnitude, p)
         } else {
             return (p - start) + copy("0.0", p)
         }
-        return (p - start) + layout(f, e, p)
+        return (p - start) + layout(f, e, p, exponential: value.magnitude > 0x1p53)
     }
 
     /// Schubfach's core: the shortest `f · 10^e` in the rounding interval of `c · 2^q`.
@@ -154,7 +158,7 @@ public enum DoubleFormatter {
     /// Digits are written once, in place (the fixed layout then shifts at most 16 of them left
     /// by one byte to make room for the point).
     @usableFromInline
-    static func layout(_ significand: UInt64, _ exponent: Int, _ p: UnsafeMutablePointer<UInt8>) -> Int {
+    static func layout(_ significand: UInt64, _ exponent: Int, _ p: UnsafeMutablePointer<UInt8>, exponential: Bool) -> Int {
         var f = significand, e = exponent
         // Strip trailing zeros (at most 16 of them; 10^8 first for long runs).
         if f % 100_000_000 == 0 && f >= 100_000_000 { f /= 100_000_000; e += 8 }
@@ -166,7 +170,7 @@ public enum DoubleFormatter {
         }
         let n = digitCount(f)
         let decimalExponent = e + n - 1
-        if decimalExponent >= -4 && decimalExponent < 16 {
+        if decimalExponent >= -4 && !exponential {
             if decimalExponent >= 0 {
                 let intDigits = decimalExponent + 1
                 if n <= intDigits {
@@ -250,6 +254,16 @@ public enum DoubleFormatter {
         if t >= 100 { n += 2; t /= 100 }
         if t >= 10 { n += 1 }
         return n
+    }
+
+    /// A subnormal magnitude, through `description`.
+    @usableFromInline
+    static func subnormal(_ magnitude: Double, _ p: UnsafeMutablePointer<UInt8>) -> Int {
+        var text = magnitude.description
+        return text.withUTF8 { utf8 in
+            p.update(from: utf8.baseAddress!, count: utf8.count)
+            return utf8.count
+        }
     }
 
     @usableFromInline
