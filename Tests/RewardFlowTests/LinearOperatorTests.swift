@@ -450,6 +450,30 @@ import Testing
         #expect(thrownError { _ = try Scorer(options: options) } != nil)
     }
 
+    @Test func cliExplainsAndRefusesBadLinearOptions() throws {
+        let input = Fixtures.url("diffusion_16", "input.jsonl").path
+        let output = CLITests.temporary("linear-explain.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let ok = try CLITests.run(["score", input, "--operator", "diffusion", "--alpha", "0.5", "--solver", "direct", "--explain", "--quiet", "-o", output])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stderr.contains("backend cholmod: 16 groups"), "\(ok.stderr)")
+        #expect(ok.stderr.contains("time cholmod: factorise"))
+        let expected = try Fixtures.jsonLines(Fixtures.url("diffusion_16", "expected.jsonl"))
+        let got = try Fixtures.jsonLines(URL(fileURLWithPath: output))
+        #expect(got.count == expected.count)
+        let worst = zip(got, expected).reduce(0.0) { max($0, abs(($1.0["value"] as? Double ?? .nan) - ($1.1["value"] as? Double ?? 0))) }
+        #expect(worst <= 1e-9)
+        for bad in [["--operator", "discounted", "--gamma", "1"], ["--operator", "pagerank", "--alpha", "1"],
+                    ["--operator", "discounted", "--solver", "cholesky"], ["--operator", "discounted", "--tol", "-1"],
+                    ["--operator", "discounted", "--max-iter", "many"]] {
+            let run = try CLITests.run(["score", input, "-o", output + ".bad"] + bad)
+            #expect(run.status == 2 && run.stderr.hasPrefix("error: "), "\(bad): \(run.status) \(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: output + ".bad"))
+        }
+        let slow = try CLITests.run(["score", input, "--operator", "discounted", "--solver", "iterative", "--max-iter", "2", "-o", output + ".bad"])
+        #expect(slow.status == 1 && slow.stderr.contains("did not converge in 2 iterations"), "\(slow.stderr)")
+    }
+
     @Test func scorerExplainsWhatItSolved() throws {
         let rows = try JSONLReader.read(path: Fixtures.url("discounted_16", "input.jsonl").path)
         var options = ScoringOptions()
