@@ -85,7 +85,7 @@ public struct Discounted: Propagator {
             try solveDirect(GroupPack(large, graph: graph), graph, p, &values, &explain)
             explain.notes.append("auto: acyclic groups by back-substitution, cyclic groups of ≤ \(Self.denseLimit) nodes by dgesv, larger ones by UMFPACK")
         }
-        if explain.residual == nil || solver != .iterative {
+        if solver != .iterative {  // the iterative backend reports the residual it stopped at
             explain.residual = explain.time("residual") { residual(values, graph, p) }
             explain.residualDescription = "‖(I−γP)V − r‖∞"
         }
