@@ -55,6 +55,15 @@ public struct InternTable: Sendable {
         return s.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Removes every string, keeping the storage (the hash table keeps its size).
+    mutating func removeAll(keepingCapacity: Bool) {
+        bytes.removeAll(keepingCapacity: keepingCapacity)
+        offsets.removeAll(keepingCapacity: keepingCapacity)
+        offsets.append(0)
+        hashes.removeAll(keepingCapacity: keepingCapacity)
+        for i in slots.indices { slots[i] = -1 }
+    }
+
     /// Returns the id of the bytes in `key`, adding them when new.
     public mutating func intern(_ key: UnsafeRawBufferPointer) -> Int32 {
         intern(key, hash: InternTable.hash(key))
@@ -162,6 +171,12 @@ public struct KeyInternTable: Sendable {
 
     /// The key with id `id`.
     public func key(of id: Int32) -> UInt64 { keys[Int(id)] }
+
+    /// Removes every key, keeping the storage.
+    mutating func removeAll(keepingCapacity: Bool) {
+        keys.removeAll(keepingCapacity: keepingCapacity)
+        for i in slots.indices { slots[i] = -1 }
+    }
 
     /// Interns every key of `other` in its id order; returns the new id of each.
     mutating func absorb(_ other: KeyInternTable) -> [Int32] {

@@ -22,6 +22,7 @@ public enum JSONLReader {
         guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
         defer { if fd != 0 { close(fd) } }
         var parser = Parser()
+        var shards: [Parser] = []
         var buffer = [UInt8](repeating: 0, count: chunkSize)
         var filled = 0
         while true {
@@ -44,7 +45,7 @@ public enum JSONLReader {
                     end = nl + 1
                 }
                 do throws(RewardFlowError) {
-                    try parseParallel(&parser, base, end)
+                    try parseParallel(&parser, &shards, base, end)
                 } catch {
                     return .failure(error)
                 }
@@ -75,7 +76,8 @@ public enum JSONLReader {
         try bytes.withUnsafeBytes { raw -> Result<Void, RewardFlowError> in
             guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .success(()) }
             do throws(RewardFlowError) {
-                try parseParallel(&parser, base, raw.count)
+                var shards: [Parser] = []
+                try parseParallel(&parser, &shards, base, raw.count)
             } catch {
                 return .failure(error)
             }
@@ -89,7 +91,11 @@ public enum JSONLReader {
     /// fresh parser whose rows are then appended in order, interning their strings into the
     /// batch's tables in their order of first appearance. So ids, rows and errors are exactly
     /// those of a sequential parse, whatever the thread count.
-    private static func parseParallel(_ parser: inout Parser, _ base: UnsafePointer<UInt8>, _ count: Int) throws(RewardFlowError) {
+    /// `shards` are the other parts' parsers, kept from chunk to chunk (emptied, capacity kept,
+    /// so their buffers are not mapped afresh for every chunk).
+    private static func parseParallel(
+        _ parser: inout Parser, _ shards: inout [Parser], _ base: UnsafePointer<UInt8>, _ count: Int
+    ) throws(RewardFlowError) {
         let threads = Parallel.threadCount
         guard threads > 1, count >= parallelThreshold else {
             try parser.parseLines(base, count)
@@ -102,7 +108,8 @@ public enum JSONLReader {
             cuts.append(nl.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base + 1 } ?? count)
         }
         cuts.append(count)
-        var shards = (1..<threads).map { _ in Parser() }
+        while shards.count < threads - 1 { shards.append(Parser()) }
+        for k in shards.indices { shards[k].reset() }
         var errors = [RewardFlowError?](repeating: nil, count: threads)
         withUnsafeMutablePointer(to: &parser) { first in
             shards.withUnsafeMutableBufferPointer { shardBuffer in
@@ -207,6 +214,14 @@ private struct Parser {
     var end: UnsafePointer<UInt8> = UnsafePointer(bitPattern: 1)!
 
     init() { rows.reserveCapacity(1 << 12) }
+
+    /// Back to an empty batch at line 0, keeping allocated capacity.
+    mutating func reset() {
+        rows.removeAll(keepingCapacity: true)
+        line = 0
+        lastGroup = -1
+        lastTrajectory = -1
+    }
 
     mutating func parseLines(_ base: UnsafePointer<UInt8>, _ count: Int) throws(RewardFlowError) {
         var start = base

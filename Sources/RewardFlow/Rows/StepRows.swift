@@ -146,6 +146,25 @@ public struct StepRows: Sendable {
         }
     }
 
+    /// Removes every row and string, keeping the storage for reuse.
+    mutating func removeAll(keepingCapacity: Bool) {
+        groupNames.removeAll(keepingCapacity: keepingCapacity)
+        trajectoryNames.removeAll(keepingCapacity: keepingCapacity)
+        stateTexts.removeAll(keepingCapacity: keepingCapacity)
+        stateKeys.removeAll(keepingCapacity: keepingCapacity)
+        actionNames.removeAll(keepingCapacity: keepingCapacity)
+        group.removeAll(keepingCapacity: keepingCapacity)
+        trajectory.removeAll(keepingCapacity: keepingCapacity)
+        step.removeAll(keepingCapacity: keepingCapacity)
+        state.removeAll(keepingCapacity: keepingCapacity)
+        action.removeAll(keepingCapacity: keepingCapacity)
+        reward.removeAll(keepingCapacity: keepingCapacity)
+        active.removeAll(keepingCapacity: keepingCapacity)
+        noop.removeAll(keepingCapacity: keepingCapacity)
+        sourceLine.removeAll(keepingCapacity: keepingCapacity)
+        identity = nil
+    }
+
     /// Sets how states are named (synthesised batches, which fix it up front).
     mutating func fixIdentity(_ kind: StateIdentity) { identity = kind }
 
