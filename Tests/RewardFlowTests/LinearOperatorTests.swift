@@ -364,6 +364,15 @@ import Testing
         #expect(abs(x[4] - xb) < 1e-12 && abs(x[3] - 0.85 * xb) < 1e-12)
     }
 
+    @Test func pagerankPersonalisationSurvivesHugeRewards() throws {
+        // Σr⁺ = 2e308 overflows; the personalisation is still (½, ½) and the group sums to 1.
+        let huge = Self.batch([([1e308, 1e308, 0], [(2, 0, 1), (2, 1, 1)])])
+        let x = try PageRank(alpha: 0.85, tolerance: 1e-14).values(on: huge)
+        let same = try PageRank(alpha: 0.85, tolerance: 1e-14).values(on: Self.batch([([1, 1, 0], [(2, 0, 1), (2, 1, 1)])]))
+        #expect(abs(x.reduce(0, +) - 1) < 1e-12)
+        #expect(Self.maxDifference(x, same) < 1e-15)
+    }
+
     // MARK: fixtures per operator and backend
 
     static var linearFixtures: [String] {

@@ -122,10 +122,22 @@ public struct PageRank: Propagator {
         for g in 0..<graph.groupCount {
             let nodes = graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1]
             var total = ExactSum()
-            for u in nodes where graph.nodeReward[u] > 0 { total.add(graph.nodeReward[u]) }
+            var largest = 0.0
+            for u in nodes where graph.nodeReward[u] > 0 {
+                total.add(graph.nodeReward[u])
+                largest = max(largest, graph.nodeReward[u])
+            }
+            guard largest > 0 else { continue }
+            // r⁺/Σr⁺; when Σr⁺ overflows (rewards near 1e308), scale by the largest reward first.
             let sum = total.value
-            guard sum > 0 else { continue }
-            for u in nodes where graph.nodeReward[u] > 0 { teleport[u] = graph.nodeReward[u] / sum }
+            let scale = sum.isFinite ? 1 : largest
+            var scaledSum = sum
+            if !sum.isFinite {
+                var scaled = ExactSum()
+                for u in nodes where graph.nodeReward[u] > 0 { scaled.add(graph.nodeReward[u] / scale) }
+                scaledSum = scaled.value
+            }
+            for u in nodes where graph.nodeReward[u] > 0 { teleport[u] = graph.nodeReward[u] / scale / scaledSum }
             groups.append(g)
         }
         return (pull, teleport, dangling, groups)
