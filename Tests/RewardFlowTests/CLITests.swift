@@ -65,6 +65,16 @@ import Testing
             """)
     }
 
+    @Test func devicesAreWrittenInPlaceNotReplaced() throws {
+        // `-o /dev/null` must not rename a regular file over the device.
+        let rows = #"{"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": 1}"#
+        let result = try Self.run(["score", "-", "-o", "/dev/null"], stdin: rows)
+        #expect(result.status == 0, "\(result.stderr)")
+        var status = stat()
+        #expect(stat("/dev/null", &status) == 0)
+        #expect(status.st_mode & S_IFMT == S_IFCHR)
+    }
+
     @Test func badInputExitsTwoWithLineAndFieldAndWritesNothing() throws {
         let input = Self.temporary("bad.jsonl"), output = Self.temporary("bad-out.jsonl")
         try """

@@ -40,13 +40,23 @@ public enum JSONLWriter {
     }
 
     /// Writes the output to `path` atomically: a temporary file beside it, then `rename(2)`.
-    /// `"-"` writes to standard output. On failure no file is left behind. `progress` is
-    /// called (from the calling thread) with the number of rows rendered so far.
+    /// `"-"` writes to standard output; an existing path that is not a regular file (a device
+    /// such as `/dev/null`, a FIFO) is opened and written in place, never replaced. On failure
+    /// no file is left behind. `progress` is called (from the calling thread) with the number
+    /// of rows rendered so far.
     public static func write(
         _ rows: StepRows, _ scored: ScoredRows, to path: String, progress: ((Int) -> Void)? = nil
     ) throws(RewardFlowError) {
         if path == "-" {
             try writeAll(fd: 1, rows, scored, path: "<stdout>", direct: false, progress: progress)
+            return
+        }
+        var status = stat()
+        if stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG {
+            let fd = open(path, O_WRONLY)
+            guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
+            defer { close(fd) }
+            try writeAll(fd: fd, rows, scored, path: path, direct: false, progress: progress)
             return
         }
         var template = Array((path + ".tmp.XXXXXX").utf8CString)
