@@ -62,9 +62,7 @@ public struct AdvantageEstimator: Sendable {
 
     /// Per-thread scratch: state → step group of the current group (stamped, never cleared).
     struct GroupScratch {
-        var stepGroupOfState: [Int32]
-        var stampOfState: [Int32]
-        var stamp: Int32 = 0
+        let stepGroupOfState: StampedMap
         var activeRows: [Int32] = []
         var stepGroupOfActive: [Int32] = []
         var stepGroupStart: [Int] = []
@@ -73,8 +71,7 @@ public struct AdvantageEstimator: Sendable {
         var sum = ExactAccumulator()
 
         init(stateCount: Int) {
-            stepGroupOfState = [Int32](repeating: 0, count: stateCount)
-            stampOfState = [Int32](repeating: -1, count: stateCount)
+            stepGroupOfState = StampedMap(count: stateCount)
         }
     }
 
@@ -123,8 +120,7 @@ public struct AdvantageEstimator: Sendable {
         }
 
         // Step groups: the group's active rows with one state, numbered by first appearance.
-        s.stamp += 1
-        let stamp = s.stamp
+        s.stepGroupOfState.clear()
         s.activeRows.removeAll(keepingCapacity: true)
         s.stepGroupOfActive.removeAll(keepingCapacity: true)
         var groups: Int32 = 0
@@ -133,13 +129,14 @@ public struct AdvantageEstimator: Sendable {
             for j in 0..<Int(index.activePrefix[t]) {
                 let r = index.orderedRows[first + j]
                 let state = Int(rows.state[Int(r)])
-                if s.stampOfState[state] != stamp {
-                    s.stampOfState[state] = stamp
-                    s.stepGroupOfState[state] = groups
+                var sg = s.stepGroupOfState.value(state)
+                if sg < 0 {
+                    sg = groups
+                    s.stepGroupOfState.set(state, sg)
                     groups += 1
                 }
                 s.activeRows.append(r)
-                s.stepGroupOfActive.append(s.stepGroupOfState[state])
+                s.stepGroupOfActive.append(sg)
             }
         }
         // Members of each step group by counting sort.

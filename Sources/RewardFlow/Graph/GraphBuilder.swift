@@ -76,10 +76,8 @@ public struct GraphBuilder: Sendable {
 
     /// Per-thread scratch reused across groups.
     struct GroupScratch {
-        /// State → local node, valid where `stampOfState == stamp`.
-        var nodeOfState: [Int32]
-        var stampOfState: [Int32]
-        var stamp: Int32 = 0
+        /// State → local node of the current group.
+        let nodeOfState: StampedMap
         /// The current trajectory's deduplicated emitted transitions.
         var emitted: [EmittedTransition] = []
         /// Open addressing over `emitted` (index + 1; 0 empty), cleared per trajectory.
@@ -97,8 +95,7 @@ public struct GraphBuilder: Sendable {
         var order: [Int32] = []
 
         init(stateCount: Int) {
-            nodeOfState = [Int32](repeating: -1, count: stateCount)
-            stampOfState = [Int32](repeating: -1, count: stateCount)
+            nodeOfState = StampedMap(count: stateCount)
         }
 
         /// Inserts `e` into the trajectory's dedup table; false when an equal tuple is there.
@@ -178,17 +175,16 @@ public struct GraphBuilder: Sendable {
         _ s: inout GroupScratch
     ) -> GroupGraph {
         var out = GroupGraph()
-        s.stamp += 1
-        let stamp = s.stamp
+        s.nodeOfState.clear()
         s.clearEdges()
         s.rewardSum.removeAll(keepingCapacity: true)
         s.mentionCount.removeAll(keepingCapacity: true)
 
         func node(of state: Int32, _ s: inout GroupScratch, _ out: inout GroupGraph) -> Int32 {
-            if s.stampOfState[Int(state)] == stamp { return s.nodeOfState[Int(state)] }
+            let known = s.nodeOfState.value(Int(state))
+            if known >= 0 { return known }
             let id = Int32(out.nodeState.count)
-            s.stampOfState[Int(state)] = stamp
-            s.nodeOfState[Int(state)] = id
+            s.nodeOfState.set(Int(state), id)
             out.nodeState.append(state)
             out.nodeReward.append(0)
             s.rewardSum.append(0)
@@ -296,7 +292,8 @@ public struct GraphBuilder: Sendable {
             for j in index.trajectoryRowStart[t]..<index.trajectoryRowStart[t + 1] {
                 let r = Int(index.orderedRows[j])
                 let state = Int(rows.state[r])
-                if s.stampOfState[state] == stamp { rowNodes[r] = s.nodeOfState[state] }
+                let node = s.nodeOfState.value(state)
+                if node >= 0 { rowNodes[r] = node }
             }
         }
         return out

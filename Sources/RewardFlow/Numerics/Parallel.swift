@@ -80,3 +80,40 @@ struct SendableBuffer<Element>: @unchecked Sendable {
         nonmutating set { base[i] = newValue }
     }
 }
+
+/// A map from dense keys `0..<count` (state ids) to non-negative `Int32` values that empties in
+/// O(1): each entry carries the stamp of the generation that wrote it, and `clear()` starts a
+/// new generation. Per-thread scratch of the per-group loops; raw storage, so the hot lookups
+/// carry no array uniqueness or bounds checks (keys come from the batch's own id columns).
+final class StampedMap {
+    private let values: UnsafeMutablePointer<Int32>
+    private let stamps: UnsafeMutablePointer<Int32>
+    private var stamp: Int32 = 0
+
+    init(count: Int) {
+        values = .allocate(capacity: max(1, count))
+        stamps = .allocate(capacity: max(1, count))
+        stamps.initialize(repeating: -1, count: max(1, count))
+        values.initialize(repeating: 0, count: max(1, count))
+    }
+
+    deinit {
+        values.deallocate()
+        stamps.deallocate()
+    }
+
+    /// Forgets every entry.
+    @inline(__always)
+    func clear() { stamp &+= 1 }
+
+    /// The value of `key`, or -1 when it has none in this generation.
+    @inline(__always)
+    func value(_ key: Int) -> Int32 { stamps[key] == stamp ? values[key] : -1 }
+
+    /// Sets the value of `key`.
+    @inline(__always)
+    func set(_ key: Int, _ value: Int32) {
+        stamps[key] = stamp
+        values[key] = value
+    }
+}
