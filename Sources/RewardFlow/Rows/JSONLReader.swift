@@ -101,9 +101,11 @@ public enum JSONLReader {
             try parser.parseLines(base, count)
             return
         }
+        // Part 0 interns into the batch's large tables (more cache misses) while the others
+        // fill small ones and are then merged on this thread: give part 0 ~12% less (measured).
         var cuts = [0]
         for k in 1..<threads {
-            let from = max(cuts[k - 1], count * k / threads)
+            let from = max(cuts[k - 1], count * (k * 100 - 12) / (threads * 100))
             let nl = from < count ? memchr(base + from, 0x0A, count - from) : nil
             cuts.append(nl.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base + 1 } ?? count)
         }
@@ -179,27 +181,42 @@ private enum Field: Int, CaseIterable {
         }
     }
 
+    /// The field named by `p`, by comparing its first eight bytes as one integer.
     static func match(_ p: UnsafeRawBufferPointer) -> Field? {
-        switch p.count {
+        let n = p.count
+        guard n >= 4 && n <= 10 else { return nil }
+        let head = word(p.baseAddress!, min(n, 8))
+        switch n {
         case 4:
-            if equal(p, "step") { return .step }
-            if equal(p, "noop") { return .noop }
+            if head == word("step") { return .step }
+            if head == word("noop") { return .noop }
         case 5:
-            if equal(p, "group") { return .group }
-            if equal(p, "state") { return .state }
+            if head == word("group") { return .group }
+            if head == word("state") { return .state }
         case 6:
-            if equal(p, "action") { return .action }
-            if equal(p, "reward") { return .reward }
-            if equal(p, "active") { return .active }
-        case 9: if equal(p, "state_key") { return .stateKey }
-        case 10: if equal(p, "trajectory") { return .trajectory }
+            if head == word("action") { return .action }
+            if head == word("reward") { return .reward }
+            if head == word("active") { return .active }
+        case 9:
+            if head == word("state_ke") && p[8] == UInt8(ascii: "y") { return .stateKey }
+        case 10:
+            if head == word("trajecto") && p[8] == UInt8(ascii: "r") && p[9] == UInt8(ascii: "y") { return .trajectory }
         default: break
         }
         return nil
     }
 
-    private static func equal(_ p: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
-        memcmp(p.baseAddress!, s.utf8Start, p.count) == 0
+    /// Up to eight bytes as a little-endian integer (zero-padded).
+    @inline(__always)
+    private static func word(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
+        var w: UInt64 = 0
+        for i in 0..<n { w |= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) << (8 * UInt64(i)) }
+        return w
+    }
+
+    @inline(__always)
+    private static func word(_ s: StaticString) -> UInt64 {
+        word(UnsafeRawPointer(s.utf8Start), min(s.utf8CodeUnitCount, 8))
     }
 }
 
@@ -280,7 +297,8 @@ private struct Parser {
             while true {
                 skipSpace()
                 guard cursor < end, cursor.pointee == 0x22 else { throw fail("json", "expected a field name in quotes \(found())") }
-                let key = try parseString(field: "json")
+                let key: UnsafeRawBufferPointer
+                if let quick = quickKey() { key = quick } else { key = try parseString(field: "json") }
                 let field = Field.match(key)
                 try expect(0x3A, "':' after a field name")
                 skipSpace()
@@ -452,6 +470,24 @@ private struct Parser {
             value = sum
         }
         return value
+    }
+
+    /// A field name at `cursor` (the opening quote) made of plain printable ASCII: scanned
+    /// without the general string machinery. Nil (cursor unmoved) for anything else.
+    @inline(__always)
+    mutating func quickKey() -> UnsafeRawBufferPointer? {
+        let start = cursor + 1
+        var p = start
+        while p < end {
+            let c = p.pointee
+            if c == 0x22 {
+                cursor = p + 1
+                return UnsafeRawBufferPointer(start: start, count: p - start)
+            }
+            if c < 0x20 || c >= 0x7F || c == 0x5C || p - start >= 32 { return nil }
+            p += 1
+        }
+        return nil
     }
 
     /// Parses a JSON string at `cursor` (which is at the opening quote); validates UTF-8 and

@@ -130,12 +130,10 @@ public struct StepRows: Sendable {
         let stateMap = identity == .key ? stateKeys.absorb(other.stateKeys) : stateTexts.absorb(other.stateTexts)
         let actionMap = actionNames.absorb(other.actionNames)
         reserveCapacity(count + other.count)
-        for i in 0..<other.count {
-            group.append(groupMap[Int(other.group[i])])
-            trajectory.append(trajectoryMap[Int(other.trajectory[i])])
-            state.append(stateMap[Int(other.state[i])])
-            action.append(actionMap[Int(other.action[i])])
-        }
+        StepRows.appendMapped(other.group, groupMap, to: &group)
+        StepRows.appendMapped(other.trajectory, trajectoryMap, to: &trajectory)
+        StepRows.appendMapped(other.state, stateMap, to: &state)
+        StepRows.appendMapped(other.action, actionMap, to: &action)
         step.append(contentsOf: other.step)
         reward.append(contentsOf: other.reward)
         active.append(contentsOf: other.active)
@@ -163,6 +161,19 @@ public struct StepRows: Sendable {
         noop.removeAll(keepingCapacity: keepingCapacity)
         sourceLine.removeAll(keepingCapacity: keepingCapacity)
         identity = nil
+    }
+
+    /// Appends `map[id]` for every id of `ids` (one bulk append, no per-element checks).
+    private static func appendMapped(_ ids: [Int32], _ map: [Int32], to column: inout [Int32]) {
+        let start = column.count
+        column.append(contentsOf: repeatElement(0, count: ids.count))
+        column.withUnsafeMutableBufferPointer { out in
+            ids.withUnsafeBufferPointer { source in
+                map.withUnsafeBufferPointer { m in
+                    for i in 0..<source.count { out[start + i] = m[Int(source[i])] }
+                }
+            }
+        }
     }
 
     /// Sets how states are named (synthesised batches, which fix it up front).
