@@ -55,6 +55,9 @@ public struct InternTable: Sendable {
         return s.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Reserves room for `count` bytes of string data.
+    mutating func reserveBytes(_ count: Int) { bytes.reserveCapacity(count) }
+
     /// Removes every string, keeping the storage (the hash table keeps its size).
     mutating func removeAll(keepingCapacity: Bool) {
         bytes.removeAll(keepingCapacity: keepingCapacity)

@@ -112,6 +112,14 @@ public struct StepRows: Sendable {
     mutating func internStateKey(_ key: UInt64) -> Int32 { stateKeys.intern(key) }
     mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
 
+    /// Reserves room for the rows of a JSONL input of `bytes` bytes (rows ≤ bytes / 64, state
+    /// text ≤ bytes / 4 before doubling takes over).
+    mutating func reserve(forInputBytes bytes: Int) {
+        reserveCapacity(count + bytes / 64)
+        sourceLine.reserveCapacity(count + bytes / 64)
+        stateTexts.reserveBytes(bytes / 4)
+    }
+
     mutating func reserveCapacity(_ n: Int) {
         group.reserveCapacity(n); trajectory.reserveCapacity(n); step.reserveCapacity(n)
         state.reserveCapacity(n); action.reserveCapacity(n); reward.reserveCapacity(n)
