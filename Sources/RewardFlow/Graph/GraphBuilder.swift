@@ -217,19 +217,25 @@ public struct GraphBuilder: Sendable {
             @inline(__always) func stateReward(_ j: Int) -> Double { j == 0 ? 0 : rows.reward[row(j - 1)] }
 
             // Cleaning and bridging, then dedup inside the trajectory.
-            s.clearTuples(expected: n)
+            // Dedup inside the trajectory changes only `mean` rewards: a repeated tuple adds no
+            // node, no first mention, no larger reward, and edges count once per trajectory
+            // anyway (`countEdge`). So only `mean` pays for the tuple table.
+            let dedup = nodeReward == .mean
+            if dedup { s.clearTuples(expected: n) } else { s.emitted.removeAll(keepingCapacity: true) }
             var j = 0
             while j < n - 1 {
                 let from = rows.state[row(j)]
                 if !rows.noop[row(j)] && rows.state[row(j + 1)] != from {
-                    _ = s.insertTuple(EmittedTransition(from, rows.action[row(j)], rows.state[row(j + 1)], stateReward(j), stateReward(j + 1)))
+                    let e = EmittedTransition(from, rows.action[row(j)], rows.state[row(j + 1)], stateReward(j), stateReward(j + 1))
+                    if dedup { _ = s.insertTuple(e) } else { s.emitted.append(e) }
                     j += 1
                     continue
                 }
                 var k = j + 1
                 while k < n - 1 && (rows.noop[row(k)] || rows.state[row(k + 1)] == from) { k += 1 }
                 guard k < n - 1 else { break }
-                _ = s.insertTuple(EmittedTransition(from, rows.action[row(k)], rows.state[row(k + 1)], stateReward(k), stateReward(k + 1)))
+                let e = EmittedTransition(from, rows.action[row(k)], rows.state[row(k + 1)], stateReward(k), stateReward(k + 1))
+                if dedup { _ = s.insertTuple(e) } else { s.emitted.append(e) }
                 j = k + 1
             }
 
