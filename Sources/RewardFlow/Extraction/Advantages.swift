@@ -63,10 +63,10 @@ public struct AdvantageEstimator: Sendable {
     /// Per-thread scratch: state → step group of the current group (stamped, never cleared).
     struct GroupScratch {
         let stepGroupOfState: StampedMap
-        var activeRows: [Int32] = []
-        var stepGroupOfActive: [Int32] = []
-        var stepGroupStart: [Int] = []
-        var members: [Int32] = []
+        let activeRows = Int32Buffer()
+        let stepGroupOfActive = Int32Buffer()
+        let stepGroupStart = Int32Buffer()
+        let members = Int32Buffer()
         var values: [Double] = []
         var sum = ExactAccumulator()
 
@@ -119,11 +119,15 @@ public struct AdvantageEstimator: Sendable {
             }
         }
 
-        // Step groups: the group's active rows with one state, numbered by first appearance.
+        // Step groups: the group's active rows with one state, numbered by first appearance;
+        // their members gathered by counting sort (raw per-thread buffers: no array checks).
         s.stepGroupOfState.clear()
-        s.activeRows.removeAll(keepingCapacity: true)
-        s.stepGroupOfActive.removeAll(keepingCapacity: true)
+        let activeRows = s.activeRows.reserve(activeCount)
+        let stepGroupOfActive = s.stepGroupOfActive.reserve(activeCount)
+        let members = s.members.reserve(activeCount)
+        let start = s.stepGroupStart.reserve(activeCount + 2)
         var groups: Int32 = 0
+        var k = 0
         for t in trajectories {
             let first = index.trajectoryRowStart[t]
             for j in 0..<Int(index.activePrefix[t]) {
@@ -135,46 +139,49 @@ public struct AdvantageEstimator: Sendable {
                     s.stepGroupOfState.set(state, sg)
                     groups += 1
                 }
-                s.activeRows.append(r)
-                s.stepGroupOfActive.append(sg)
+                activeRows[k] = r
+                stepGroupOfActive[k] = sg
+                k += 1
             }
         }
-        // Members of each step group by counting sort.
-        s.stepGroupStart.removeAll(keepingCapacity: true)
-        s.stepGroupStart.append(contentsOf: repeatElement(0, count: Int(groups) + 1))
-        for sg in s.stepGroupOfActive { s.stepGroupStart[Int(sg) + 1] += 1 }
-        for i in 0..<Int(groups) { s.stepGroupStart[i + 1] += s.stepGroupStart[i] }
-        s.members.removeAll(keepingCapacity: true)
-        s.members.append(contentsOf: repeatElement(0, count: s.activeRows.count))
-        var fill = s.stepGroupStart  // copy: fill pointers
-        for (k, r) in s.activeRows.enumerated() {
-            let sg = Int(s.stepGroupOfActive[k])
-            s.members[fill[sg]] = r
-            fill[sg] += 1
+        let stepGroups = Int(groups)
+        start.update(repeating: 0, count: stepGroups + 2)
+        for i in 0..<k { start[Int(stepGroupOfActive[i]) + 2] += 1 }
+        for g in 0..<stepGroups { start[g + 2] += start[g + 1] }
+        // start[g + 1] is now where group g begins; filling moves it to where g ends.
+        for i in 0..<k {
+            let sg = Int(stepGroupOfActive[i]) + 1
+            members[Int(start[sg])] = activeRows[i]
+            start[sg] += 1
         }
-        for sg in 0..<Int(groups) {
-            let lo = s.stepGroupStart[sg], hi = s.stepGroupStart[sg + 1]
+        for sg in 0..<stepGroups {
+            let lo = Int(start[sg]), hi = Int(start[sg + 1])
             let count = hi - lo
-            guard count > 1 else { continue }  // a step group of one row: advantage 0
+            if count == 1 {  // a step group of one row: step advantage 0
+                let r = Int(members[lo])
+                combined[r] = episode[r] + stepWeight * 0
+                continue
+            }
             s.sum.reset()
-            for m in lo..<hi { s.sum.add(stepReward[Int(s.members[m])]) }
+            for m in lo..<hi { s.sum.add(stepReward[Int(members[m])]) }
             let mean = s.sum.value / Double(count)
             var std = 1.0
             if mode == .meanStdNorm {
                 s.sum.reset()
                 for m in lo..<hi {
-                    let d = stepReward[Int(s.members[m])] - mean
+                    let d = stepReward[Int(members[m])] - mean
                     s.sum.add(d * d)
                 }
                 std = (s.sum.value / Double(count - 1)).squareRoot()
             }
             for m in lo..<hi {
-                let r = Int(s.members[m])
+                let r = Int(members[m])
                 let x = stepReward[r]
-                step[r] = mode == .meanNorm ? x - mean : (x - mean) / (std + AdvantageEstimator.epsilon)
+                let a = mode == .meanNorm ? x - mean : (x - mean) / (std + AdvantageEstimator.epsilon)
+                step[r] = a
+                combined[r] = episode[r] + stepWeight * a
             }
         }
-        for r in s.activeRows { combined[Int(r)] = episode[Int(r)] + stepWeight * step[Int(r)] }
     }
 
     /// What a set of one value normalises to.
@@ -202,5 +209,23 @@ public struct AdvantageEstimator: Sendable {
         case .meanNorm: for x in xs { out.append(x - mean) }
         case .meanStdNorm: for x in xs { out.append((x - mean) / (std + AdvantageEstimator.epsilon)) }
         }
+    }
+}
+
+/// A growable raw `Int32` scratch buffer owned by one thread (contents are not kept on growth).
+final class Int32Buffer {
+    private var base = UnsafeMutablePointer<Int32>.allocate(capacity: 64)
+    private var capacity = 64
+
+    deinit { base.deallocate() }
+
+    /// A pointer to at least `count` elements (uninitialised after a growth).
+    func reserve(_ count: Int) -> UnsafeMutablePointer<Int32> {
+        if count > capacity {
+            base.deallocate()
+            capacity = max(count, capacity * 2)
+            base = .allocate(capacity: capacity)
+        }
+        return base
     }
 }
