@@ -11,6 +11,9 @@ let usage = """
                             [--advantage none|mean_norm|mean_std_norm] [--step-weight W]
                             [--node-reward firstSeen|max|mean] [--alpha A]
                             [--solver auto|direct|iterative|dense] [--tol T] [--max-iter N] [--explain]
+                            [--quiet]
+           rewardflow synth [--groups G] [--rollouts N] [--max-steps T] [--seed S] [-o OUTPUT] [...]
+           rewardflow time INPUT | --synth-groups G [--keys] [--repeat N]   (see each --help)
 
       INPUT          JSONL step rows (SPEC §1); '-' reads standard input
       -o OUTPUT      output JSONL (written atomically); default: standard output
@@ -21,6 +24,7 @@ let usage = """
       --tol T        iterative stop rule: residual (discounted) or change (pagerank) (default 1e-12)
       --max-iter N   iteration cap of iterative solvers; reaching it is an error (default 10000)
       --explain      print what was solved (backends, iterations, residual, stage times) to stderr
+      --quiet        no progress bar (it is drawn on stderr, only when stderr is a terminal)
 
     Exit status: 0 on success, 2 on bad input or options (message on stderr), 1 on I/O errors.
     """
