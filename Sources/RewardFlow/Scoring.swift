@@ -116,7 +116,6 @@ public struct Scorer: Sendable {
             (explain.groups, explain.nodes, explain.edges) = (graph.groupCount, graph.nodeCount, graph.edgeCount)
             let values = try Self.propagator(options).values(on: graph, explain: &explain)
             if options.propagation != .maxDecay { explain.notes.append("OpenBLAS kernels: \(BLAS.coreName)") }
-            if options.propagation == .maxDecay { explain.operatorDescription = "max-decay (gamma \(options.gamma))" }
             rewards = explain.time("extract") { RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values) }
         }
         var advantages: RowAdvantages?
@@ -126,6 +125,28 @@ public struct Scorer: Sendable {
                     .advantages(rows, index: index, stepReward: rewards.stepReward)
             }
         }
-        return ScoredRows(rewards: rewards, advantages: advantages)
+        let scored = ScoredRows(rewards: rewards, advantages: advantages)
+        try Self.requireFinite(scored, rows)
+        return scored
+    }
+
+    /// Refuses outputs that left the double range (rewards near ±1e308 can overflow a value
+    /// difference, a discounted sum or an episode score): JSON has no infinities.
+    static func requireFinite(_ scored: ScoredRows, _ rows: StepRows) throws(RewardFlowError) {
+        var columns = [("value", scored.rewards.value), ("step_reward", scored.rewards.stepReward),
+                       ("step_reward_abs", scored.rewards.stepRewardAbs)]
+        if let a = scored.advantages {
+            columns += [("episode_advantage", a.episode), ("step_advantage", a.step), ("advantage", a.combined)]
+        }
+        for (name, column) in columns {
+            // Exponent field all ones ⇔ ±inf or NaN; integer ops, so the scan vectorises.
+            let nonFinite = column.withUnsafeBufferPointer { p -> UInt64 in
+                var found: UInt64 = 0
+                for x in p { found |= (((x.bitPattern >> 52) & 0x7FF) &+ 1) >> 11 }
+                return found
+            }
+            guard nonFinite != 0, let r = column.firstIndex(where: { !$0.isFinite }) else { continue }
+            throw .numerical(message: "\(rows.location(ofRow: r)): \(name): the result overflows a double (\(column[r])); rewards this large cannot be scored, rescale them")
+        }
     }
 }

@@ -109,3 +109,31 @@ import Testing
         #expect(thrownError { _ = try Scorer(options: options) } != nil)
     }
 }
+
+/// Rewards at the edge of the double range: exact sums and outputs never turn into UB or JSON
+/// that cannot be parsed.
+@Suite struct OverflowTests {
+    @Test func exactSumReportsOverflowAsInfinity() {
+        #expect(ExactSum.of([1e308, 1e308]) == .infinity)
+        #expect(ExactSum.of([-1e308, -1e308, 5]) == -.infinity)
+        #expect(ExactSum.of([1e308, 1e308, -1e308]) == .infinity)  // math.fsum raises here
+        #expect(ExactSum.of([.infinity, -.infinity]).isNaN)
+        // Many overflowing additions never overrun the fixed partial store.
+        #expect(ExactSum.of(Array(repeating: 1.7e308, count: 500)) == .infinity)
+        var sum = ExactSum()
+        sum.add(1e308); sum.add(1e308); sum.reset(); sum.add(2)
+        #expect(sum.value == 2)
+    }
+
+    @Test func overflowingScoresAreAnErrorNamingRowAndField() throws {
+        let rows = try makeRows([("g", "t", 0, "A", 1.5e308, true), ("g", "t", 1, "B", 1.5e308, true),
+                                 ("g", "u", 0, "A", 0, true)])
+        var options = ScoringOptions()
+        options.advantage = .meanNorm
+        let error = thrownError { _ = try Scorer(options: options).score(rows) }
+        guard case .numerical(let message)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(message.hasPrefix("row 0: episode_advantage: the result overflows a double"), "\(message)")
+        // Without advantages the same rows score fine.
+        #expect(thrownError { _ = try Scorer().score(rows) } == nil)
+    }
+}

@@ -183,33 +183,6 @@ public struct AdvantageEstimator: Sendable {
             }
         }
     }
-
-    /// What a set of one value normalises to.
-    enum Singleton { case identity, zero }
-
-    /// Normalises `xs` with exactly rounded mean and variance. A single value: episode scores
-    /// use mean 0 and std 1; step groups give 0.
-    func normalize(_ xs: [Double], into out: inout [Double], singleton: Singleton, _ sum: inout ExactSum) {
-        out.removeAll(keepingCapacity: true)
-        guard !xs.isEmpty else { return }
-        var mean = 0.0, std = 1.0
-        if xs.count == 1 {
-            if singleton == .zero { out.append(0); return }
-        } else {
-            sum.reset()
-            for x in xs { sum.add(x) }
-            mean = sum.value / Double(xs.count)
-            if mode == .meanStdNorm {
-                sum.reset()
-                for x in xs { sum.add((x - mean) * (x - mean)) }
-                std = (sum.value / Double(xs.count - 1)).squareRoot()
-            }
-        }
-        switch mode {
-        case .meanNorm: for x in xs { out.append(x - mean) }
-        case .meanStdNorm: for x in xs { out.append((x - mean) / (std + AdvantageEstimator.epsilon)) }
-        }
-    }
 }
 
 /// A growable raw `Int32` scratch buffer owned by one thread (contents are not kept on growth).

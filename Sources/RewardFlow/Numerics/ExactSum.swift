@@ -4,55 +4,21 @@
 /// added; `value` rounds that total once. Deterministic whatever the order of accumulation
 /// (the exact total does not depend on it).
 public struct ExactSum: Sendable {
-    private var partials: [Double] = []
+    private var accumulator = ExactAccumulator()
 
     /// An empty sum.
     public init() {}
 
-    /// Clears the sum, keeping its storage.
-    public mutating func reset() { partials.removeAll(keepingCapacity: true) }
+    /// Clears the sum.
+    public mutating func reset() { accumulator.reset() }
 
     /// Adds `x` exactly.
-    public mutating func add(_ x: Double) {
-        var x = x
-        var kept = 0
-        for i in 0..<partials.count {
-            var y = partials[i]
-            if abs(x) < abs(y) { swap(&x, &y) }
-            let high = x + y
-            let low = y - (high - x)
-            if low != 0 {
-                partials[kept] = low
-                kept += 1
-            }
-            x = high
-        }
-        partials.removeSubrange(kept...)
-        partials.append(x)
-    }
+    public mutating func add(_ x: Double) { accumulator.add(x) }
 
     /// The correctly rounded value of the exact sum.
     public var value: Double {
-        var n = partials.count
-        guard n > 0 else { return 0 }
-        n -= 1
-        var high = partials[n]
-        var low = 0.0
-        while n > 0 {
-            let x = high
-            n -= 1
-            let y = partials[n]
-            high = x + y
-            low = y - (high - x)
-            if low != 0 { break }
-        }
-        // Round half to even across the remaining partials (as fsum does).
-        if n > 0 && ((low < 0 && partials[n - 1] < 0) || (low > 0 && partials[n - 1] > 0)) {
-            let y = low * 2
-            let x = high + y
-            if y == x - high { high = x }
-        }
-        return high
+        var copy = accumulator
+        return copy.value
     }
 
     /// The exactly rounded sum of `values`.
@@ -63,12 +29,14 @@ public struct ExactSum: Sendable {
     }
 }
 
-/// `ExactSum` for hot loops: the same algorithm (Shewchuk's non-overlapping partials, as
-/// `math.fsum`) on a fixed inline store instead of an array. Doubles admit at most about 40
+/// The engine of `ExactSum`, for hot loops: Shewchuk's non-overlapping partials (as
+/// `math.fsum`) on a fixed inline store. Doubles admit at most about 40
 /// non-overlapping partials (2098 exponent bits / 53), so 64 slots never overflow.
-struct ExactAccumulator {
+struct ExactAccumulator: Sendable {
     private var partials = ExactAccumulator.Storage()
     private var count = 0
+    /// Non-finite inputs and the inputs that overflowed the running total (0 when none).
+    private var overflow = 0.0
 
     /// 64 doubles, inline.
     struct Storage {
@@ -77,14 +45,21 @@ struct ExactAccumulator {
 
     /// Clears the sum.
     @inline(__always)
-    mutating func reset() { count = 0 }
+    mutating func reset() {
+        count = 0
+        overflow = 0
+    }
 
     /// Adds `x` exactly.
     @inline(__always)
     mutating func add(_ value: Double) {
-        if count == 0 {
+        if count == 0 && overflow == 0 && value.isFinite {
             partials.words.0[0] = value
             count = 1
+            return
+        }
+        guard value.isFinite else {
+            overflow += value
             return
         }
         withUnsafeMutableBytes(of: &partials) { raw in
@@ -102,8 +77,15 @@ struct ExactAccumulator {
                 }
                 x = high
             }
-            p[kept] = x
-            count = kept + 1
+            if x.isFinite {
+                p[kept] = x
+                count = kept + 1
+            } else {
+                // The running total left the double range (as math.fsum's "intermediate
+                // overflow"): the sum is reported as non-finite, never stored as a partial.
+                overflow += value
+                count = 0
+            }
         }
     }
 
@@ -116,9 +98,13 @@ struct ExactAccumulator {
         if error != 0 { add(error) }
     }
 
-    /// The correctly rounded value of the exact sum (as `ExactSum.value`).
+    /// The correctly rounded value of the exact sum (round half to even across the partials,
+    /// as `math.fsum`).
     var value: Double {
         mutating get {
+            if overflow != 0 {  // also NaN
+                return overflow.isFinite ? (overflow > 0 ? .infinity : -.infinity) : overflow
+            }
             if count <= 1 { return count == 0 ? 0 : partials.words.0[0] }
             let count = self.count
             return withUnsafeMutableBytes(of: &partials) { raw -> Double in

@@ -29,12 +29,6 @@ public struct Diffusion: Propagator {
         self.solver = solver
     }
 
-    /// `f` per node.
-    public func values(on graph: StateGraph) throws(RewardFlowError) -> [Double] {
-        var explain = SolveExplanation()
-        return try values(on: graph, explain: &explain)
-    }
-
     /// `f` per node, recording backends, residual and stage times in `explain`.
     public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
         explain.operatorDescription = "diffusion (alpha \(alpha), solver \(solver.rawValue))"

@@ -45,12 +45,6 @@ public struct Discounted: Propagator {
         self.maxIterations = maxIterations
     }
 
-    /// `V` per node: the solution of `(I − γP)·V = r`.
-    public func values(on graph: StateGraph) throws(RewardFlowError) -> [Double] {
-        var explain = SolveExplanation()
-        return try values(on: graph, explain: &explain)
-    }
-
     /// `V` per node, recording backends, iterations, residual and stage times in `explain`.
     public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
         explain.operatorDescription = "discounted (gamma \(gamma), solver \(solver.rawValue))"

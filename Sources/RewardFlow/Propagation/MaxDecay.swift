@@ -23,7 +23,13 @@ public struct MaxDecay: Propagator {
         self.gamma = gamma
     }
 
-    public func values(on graph: StateGraph) throws(RewardFlowError) -> [Double] {
+    /// `V` per node, the exact limit; `explain` records the operator and the solve time.
+    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
+        explain.operatorDescription = "max-decay (gamma \(gamma), exact: SCC + best-first search)"
+        return explain.time("solve") { solve(graph) }
+    }
+
+    private func solve(_ graph: StateGraph) -> [Double] {
         let n = graph.nodeCount
         var values = [Double](repeating: 0, count: n)
         let predecessors = gamma < 1 ? graph.reversed() : graph

@@ -30,12 +30,6 @@ public struct PageRank: Propagator {
         self.maxIterations = maxIterations
     }
 
-    /// PageRank probabilities per node (summing to 1 over each group with a positive reward).
-    public func values(on graph: StateGraph) throws(RewardFlowError) -> [Double] {
-        var explain = SolveExplanation()
-        return try values(on: graph, explain: &explain)
-    }
-
     /// PageRank per node, recording sweeps, last change and stage times in `explain`.
     public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
         explain.operatorDescription = "pagerank (alpha \(alpha))"

@@ -2,17 +2,16 @@
 ///
 /// Values of a group depend only on that group's block of the graph.
 public protocol Propagator: Sendable {
-    /// `V` per node of `graph` (indexed like `graph.nodeReward`).
-    func values(on graph: StateGraph) throws(RewardFlowError) -> [Double]
-    /// `V` per node, also recording what was solved (backends, iterations, residual, stage times).
+    /// `V` per node of `graph` (indexed like `graph.nodeReward`), recording what was solved
+    /// (backends, iterations, residual, stage times) in `explain`.
     func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double]
 }
 
 extension Propagator {
-    /// Default: solve, recording the operator's type name and the total time only.
-    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
-        explain.operatorDescription = String(describing: Self.self)
-        return try explain.time("solve") { () throws(RewardFlowError) in try values(on: graph) }
+    /// `V` per node of `graph`, without a record of the solve.
+    public func values(on graph: StateGraph) throws(RewardFlowError) -> [Double] {
+        var explain = SolveExplanation()
+        return try values(on: graph, explain: &explain)
     }
 }
 
