@@ -26,7 +26,8 @@ let usage = """
       --explain      print what was solved (backends, iterations, residual, stage times) to stderr
       --quiet        no progress bar (it is drawn on stderr, only when stderr is a terminal)
 
-    Exit status: 0 on success, 2 on bad input or options (message on stderr), 1 on I/O errors.
+    Exit status: 0 on success, 2 on bad input or options (message on stderr), 1 on I/O or numerical
+    errors (no convergence, not positive definite, a result beyond the double range).
     """
 
 /// Prints `error: MESSAGE` and exits with `status`.
