@@ -36,6 +36,12 @@ public struct StateGraph: Sendable {
     /// Number of edges in the batch.
     public var edgeCount: Int { edgeTarget.count }
 
+    /// Number of nodes of group `g`.
+    public func nodeCount(ofGroup g: Int) -> Int { groupNodeStart[g + 1] - groupNodeStart[g] }
+
+    /// The groups with at least one node, ascending.
+    public var nonEmptyGroups: [Int] { (0..<groupCount).filter { nodeCount(ofGroup: $0) > 0 } }
+
     /// Creates a graph from its CSR parts (checked only in debug builds).
     public init(
         groupNodeStart: [Int], edgeStart: [Int], edgeTarget: [Int32], edgeWeight: [Double],

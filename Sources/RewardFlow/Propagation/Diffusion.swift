@@ -36,8 +36,8 @@ public struct Diffusion: Propagator {
         var values = [Double](repeating: 0, count: n)
         guard n > 0 else { return values }
         let s = explain.time("assemble S") { NormalisedAdjacency(graph) }
-        let groups = (0..<graph.groupCount).filter { graph.groupNodeStart[$0 + 1] > graph.groupNodeStart[$0] }
-        let size = { (g: Int) in graph.groupNodeStart[g + 1] - graph.groupNodeStart[g] }
+        let groups = graph.nonEmptyGroups
+        let size = graph.nodeCount(ofGroup:)
         let limit: Int
         switch solver {
         case .dense: limit = Int.max

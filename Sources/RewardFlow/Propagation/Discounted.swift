@@ -52,8 +52,8 @@ public struct Discounted: Propagator {
         var values = [Double](repeating: 0, count: n)
         guard n > 0 else { return values }
         let p = explain.time("assemble P") { LinearSystems.rowNormalised(graph) }
-        let groups = (0..<graph.groupCount).filter { graph.groupNodeStart[$0 + 1] > graph.groupNodeStart[$0] }
-        let size = { (g: Int) in graph.groupNodeStart[g + 1] - graph.groupNodeStart[g] }
+        let groups = graph.nonEmptyGroups
+        let size = graph.nodeCount(ofGroup:)
 
         switch solver {
         case .direct:

@@ -14,7 +14,7 @@ struct GroupPack: Sendable {
     init(_ groups: [Int], graph: StateGraph) {
         var start = [0]
         start.reserveCapacity(groups.count + 1)
-        for g in groups { start.append(start[start.count - 1] + graph.groupNodeStart[g + 1] - graph.groupNodeStart[g]) }
+        for g in groups { start.append(start[start.count - 1] + graph.nodeCount(ofGroup: g)) }
         self.groups = groups
         self.start = start
     }
