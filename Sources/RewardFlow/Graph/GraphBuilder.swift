@@ -90,7 +90,7 @@ public struct GraphBuilder: Sendable {
         var edgeWeight: [Int32] = []
         /// The last trajectory that counted each edge.
         var edgeSeenIn: [Int32] = []
-        var rewardSum: [Double] = []
+        /// Mentions per local node (`mean` only).
         var mentionCount: [Int32] = []
         var order: [Int32] = []
 
@@ -177,31 +177,33 @@ public struct GraphBuilder: Sendable {
         var out = GroupGraph()
         s.nodeOfState.clear()
         s.clearEdges()
-        s.rewardSum.removeAll(keepingCapacity: true)
         s.mentionCount.removeAll(keepingCapacity: true)
 
-        func node(of state: Int32, _ s: inout GroupScratch, _ out: inout GroupGraph) -> Int32 {
+        /// The local node of `state`, created at its first mention (which gives `r(s)` its
+        /// first value: the whole rule for `firstSeen`, the start of `max` and of `mean`'s sum);
+        /// later mentions apply the policy. Rewards arrive normalised (`+ 0.0`), so starting
+        /// `mean`'s sum at the first reward equals starting it at 0.
+        func mention(_ state: Int32, _ reward: Double, _ s: inout GroupScratch, _ out: inout GroupGraph) -> Int32 {
             let known = s.nodeOfState.value(Int(state))
-            if known >= 0 { return known }
-            let id = Int32(out.nodeState.count)
-            s.nodeOfState.set(Int(state), id)
-            out.nodeState.append(state)
-            out.nodeReward.append(0)
-            s.rewardSum.append(0)
-            s.mentionCount.append(0)
-            return id
-        }
-        func mention(_ node: Int32, _ reward: Double, _ s: inout GroupScratch, _ out: inout GroupGraph) {
-            let i = Int(node)
+            if known < 0 {
+                let id = Int32(out.nodeState.count)
+                s.nodeOfState.set(Int(state), id)
+                out.nodeState.append(state)
+                out.nodeReward.append(reward)
+                if nodeReward == .mean { s.mentionCount.append(1) }
+                return id
+            }
+            let i = Int(known)
             switch nodeReward {
             case .firstSeen:
-                if s.mentionCount[i] == 0 { out.nodeReward[i] = reward }
+                break
             case .max:
-                if s.mentionCount[i] == 0 || reward > out.nodeReward[i] { out.nodeReward[i] = reward }
+                if reward > out.nodeReward[i] { out.nodeReward[i] = reward }
             case .mean:
-                s.rewardSum[i] += reward
+                out.nodeReward[i] += reward
+                s.mentionCount[i] += 1
             }
-            s.mentionCount[i] += 1
+            return known
         }
 
         for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
@@ -241,16 +243,14 @@ public struct GraphBuilder: Sendable {
 
             // Nodes, rewards and edge counts from the deduplicated list.
             for e in s.emitted {
-                let u = node(of: e.source, &s, &out)
-                mention(u, e.sourceReward, &s, &out)
-                let v = node(of: e.target, &s, &out)
-                mention(v, e.targetReward, &s, &out)
+                let u = mention(e.source, e.sourceReward, &s, &out)
+                let v = mention(e.target, e.targetReward, &s, &out)
                 s.countEdge(UInt64(UInt32(u)) << 32 | UInt64(UInt32(v)), trajectory: Int32(t))
             }
         }
 
         if nodeReward == .mean {
-            for i in 0..<out.nodeReward.count { out.nodeReward[i] = s.rewardSum[i] / Double(s.mentionCount[i]) }
+            for i in 0..<out.nodeReward.count { out.nodeReward[i] /= Double(s.mentionCount[i]) }
         }
 
         // Local CSR by counting sort on the source, targets ascending within each source.

@@ -126,10 +126,26 @@ public struct InternTable: Sendable {
     }
 
     /// A 64-bit hash of `key` (wyhash-style multiply-mix over 8-byte words).
+    ///
+    /// Four independent lanes take 32 bytes per step, so long keys (state texts of a few
+    /// hundred bytes) are not one serial chain of multiplications; the lanes are folded
+    /// together before the tail. The hash only picks a probe start (equality compares the
+    /// bytes), so its exact values never reach any output.
     static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
-        var i = 0
         let n = key.count
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
+        var i = 0
+        if n >= 32 {
+            var a = h, b = h ^ 0x243F_6A88_85A3_08D3, c = h ^ 0x1319_8A2E_0370_7344, d = h ^ 0xA409_3822_299F_31D0
+            while i + 32 <= n {
+                a = mix(a ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self), 0xA076_1D64_78BD_642F)
+                b = mix(b ^ key.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self), 0xE703_7ED1_A0B4_28DB)
+                c = mix(c ^ key.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self), 0x8EBC_6AF0_9C88_C6E3)
+                d = mix(d ^ key.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self), 0x5899_65CC_7537_4CC3)
+                i += 32
+            }
+            h = mix(a ^ mix(b, 0xA076_1D64_78BD_642F), mix(c, 0xE703_7ED1_A0B4_28DB) ^ d)
+        }
         while i + 8 <= n {
             let word = key.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             h = mix(h ^ word, 0xA076_1D64_78BD_642F)

@@ -303,9 +303,14 @@ private struct Parser {
             while true {
                 skipSpace()
                 guard cursor < end, cursor.pointee == 0x22 else { throw fail("json", "expected a field name in quotes \(found())") }
-                let key: UnsafeRawBufferPointer
-                if let quick = quickKey() { key = quick } else { key = try parseString(field: "json") }
-                let field = Field.match(key)
+                let field: Field?
+                if let known = knownKey() {
+                    field = known
+                } else {
+                    let key: UnsafeRawBufferPointer
+                    if let quick = quickKey() { key = quick } else { key = try parseString(field: "json") }
+                    field = Field.match(key)
+                }
                 try expect(0x3A, "':' after a field name")
                 skipSpace()
                 if let field {
@@ -478,6 +483,50 @@ private struct Parser {
         return value
     }
 
+    /// One of SPEC §1's field names, exactly and with its closing quote, at `cursor` (the
+    /// opening quote): recognised from one 8-byte load (two for the longer names) and skipped.
+    /// Nil (cursor unmoved) for anything else, which the general path then scans.
+    @inline(__always)
+    mutating func knownKey() -> Field? {
+        guard end - cursor >= 9 else { return nil }
+        let p = UnsafeRawPointer(cursor + 1)
+        let w = p.loadUnaligned(as: UInt64.self)
+        @inline(__always) func take(_ field: Field, _ length: Int) -> Field {
+            cursor += length + 2  // the quotes and the name
+            return field
+        }
+        // Little-endian: the name's first byte is the lowest; masks keep name + quote.
+        switch w & 0xFF_FFFF_FFFF {  // 4 letters + quote
+        case Parser.key("step\""): return take(.step, 4)
+        case Parser.key("noop\""): return take(.noop, 4)
+        default: break
+        }
+        switch w & 0xFFFF_FFFF_FFFF {  // 5 letters + quote
+        case Parser.key("group\""): return take(.group, 5)
+        case Parser.key("state\""): return take(.state, 5)
+        default: break
+        }
+        switch w & 0xFF_FFFF_FFFF_FFFF {  // 6 letters + quote
+        case Parser.key("reward\""): return take(.reward, 6)
+        case Parser.key("active\""): return take(.active, 6)
+        case Parser.key("action\""): return take(.action, 6)
+        default: break
+        }
+        guard end - cursor >= 17 else { return nil }
+        let v = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        if w == Parser.key("trajecto") && v & 0xFF_FFFF == Parser.key("ry\"") { return take(.trajectory, 10) }
+        if w == Parser.key("state_ke") && v & 0xFFFF == Parser.key("y\"") { return take(.stateKey, 9) }
+        return nil
+    }
+
+    /// Up to eight ASCII bytes as a little-endian integer (zero-padded).
+    @inline(__always)
+    static func key(_ s: StaticString) -> UInt64 {
+        var w: UInt64 = 0
+        for i in 0..<min(s.utf8CodeUnitCount, 8) { w |= UInt64(s.utf8Start[i]) << (8 * UInt64(i)) }
+        return w
+    }
+
     /// A field name at `cursor` (the opening quote) made of plain printable ASCII: scanned
     /// without the general string machinery. Nil (cursor unmoved) for anything else.
     @inline(__always)
@@ -508,7 +557,11 @@ private struct Parser {
         while p < end {
             while end - p >= 8 {
                 let w = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
-                if Parser.needsAttention(w) { break }
+                let flags = Parser.attention(w)
+                if flags != 0 {
+                    p += flags.trailingZeroBitCount >> 3  // the first byte that needs attention
+                    break
+                }
                 p += 8
             }
             guard p < end else { break }
@@ -580,16 +633,18 @@ private struct Parser {
         throw fail(field, "the string is not closed with '\"'")
     }
 
-    /// Whether the 8 bytes of `w` hold a '"', a '\\', a byte below 0x20 or a byte from 0x80
-    /// (SWAR: a byte equal to `b` is a zero byte of `w ^ b·0x0101…`).
+    /// The bytes of `w` (little-endian) that are a '"', a '\\', below 0x20 or from 0x80: bit 7
+    /// of each such byte set (SWAR: a byte equal to `b` is a zero byte of `w ^ b·0x0101…`).
+    /// A borrow can also flag a byte above a flagged one, never below it, so the lowest set bit
+    /// marks exactly the first byte that needs attention; 0 when none does.
     @inline(__always)
-    static func needsAttention(_ w: UInt64) -> Bool {
+    static func attention(_ w: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         let quote = w ^ (0x22 &* ones), backslash = w ^ (0x5C &* ones)
         let zeroQuote = (quote &- ones) & ~quote
         let zeroBackslash = (backslash &- ones) & ~backslash
         let control = (w &- 0x20 &* ones) & ~w
-        return ((zeroQuote | zeroBackslash | control) & highs) | (w & highs) != 0
+        return ((zeroQuote | zeroBackslash | control) & highs) | (w & highs)
     }
 
     func hex4(_ p: UnsafePointer<UInt8>, _ field: String) throws(RewardFlowError) -> UInt32 {
