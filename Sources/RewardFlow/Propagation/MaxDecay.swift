@@ -158,12 +158,19 @@ struct TarjanSCC {
     private var stack: [Int32] = []
     private var frames: [(node: Int32, edge: Int)] = []
 
+    /// Sets `array` to `n` copies of `value`, keeping its capacity.
+    private static func refill<T>(_ array: inout [T], _ value: T, _ n: Int) {
+        array.removeAll(keepingCapacity: true)
+        array.append(contentsOf: repeatElement(value, count: n))
+    }
+
     mutating func run(_ nodes: Range<Int>, _ graph: StateGraph) {
         let n = nodes.count, base = nodes.lowerBound
-        component = [Int32](repeating: -1, count: n)
-        order = [Int32](repeating: -1, count: n)
-        low = [Int32](repeating: 0, count: n)
-        onStack = [Bool](repeating: false, count: n)
+        // Reuse this thread's storage across groups (no allocation per group once it has grown).
+        Self.refill(&component, -1, n)
+        Self.refill(&order, -1, n)
+        Self.refill(&low, 0, n)
+        Self.refill(&onStack, false, n)
         members.removeAll(keepingCapacity: true)
         componentStart.removeAll(keepingCapacity: true)
         componentStart.append(0)

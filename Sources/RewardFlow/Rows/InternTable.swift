@@ -37,18 +37,6 @@ public struct InternTable: Sendable {
         String(decoding: bytes(of: id), as: UTF8.self)
     }
 
-    /// Calls `body` with a pointer to the bytes of string `id`.
-    @inlinable
-    public func withBytes<R>(of id: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try _withBytes(of: id, body)
-    }
-
-    @usableFromInline
-    internal func _withBytes<R>(of id: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let start = offsets[Int(id)], end = offsets[Int(id) + 1]
-        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
-    }
-
     /// Returns the id of `string`, adding it when new.
     public mutating func intern(_ string: String) -> Int32 {
         var s = string
