@@ -25,6 +25,7 @@
  *     rf_rows rows = { .count = n, .group = ..., .trajectory = ..., .step = ..., .state = ...,
  *                      .reward = ... };
  *     if (rf_batch_append(batch, &rows) != RF_OK) fprintf(stderr, "%s\n", rf_last_error());
+ *     (or rf_batch_append_columns with strings given as views where they lie)
  *     rf_options options;
  *     rf_options_init(&options);
  *     options.gamma = 0.95;
@@ -46,7 +47,7 @@ extern "C" {
 
 /** Version of this header; `rf_version()` gives the library's. */
 #define RF_VERSION_MAJOR 0
-#define RF_VERSION_MINOR 1
+#define RF_VERSION_MINOR 2
 #define RF_VERSION_PATCH 0
 /** Bumped on every incompatible change of the types or functions below. */
 #define RF_ABI_VERSION 1
@@ -111,6 +112,64 @@ typedef struct rf_rows {
     /** Nonzero = the transition out of this row is not a real move; NULL means none is. */
     const uint8_t *noop;
 } rf_rows;
+
+/** One string of an `RF_STRINGS_VIEWS` column: `length` bytes at `data` (which may be NULL
+ *  when `length` is 0). The bytes may lie anywhere: inside host-language string objects, Arrow
+ *  buffers, a memory-mapped file. */
+typedef struct rf_string_view {
+    const char *data;
+    int64_t length;
+} rf_string_view;
+
+/** How an `rf_string_column` lays out its strings. */
+typedef enum rf_string_layout {
+    /** No column (allowed for `state` when keys are used, and for `action`). */
+    RF_STRINGS_NONE = 0,
+    /** Bytes back to back plus `count + 1` offsets, exactly as `rf_strings`. */
+    RF_STRINGS_OFFSETS = 1,
+    /** `count` `rf_string_view`s. */
+    RF_STRINGS_VIEWS = 2
+} rf_string_layout;
+
+/** A string column in either layout; the fields of the other layout are ignored. */
+typedef struct rf_string_column {
+    /** An `rf_string_layout` value. */
+    int32_t layout;
+    /** RF_STRINGS_OFFSETS: the concatenated bytes (may be NULL when every string is empty). */
+    const char *data;
+    /** RF_STRINGS_OFFSETS: `count + 1` non-negative, non-decreasing offsets into `data`. */
+    const int64_t *offsets;
+    /** RF_STRINGS_VIEWS: `count` views, each with a non-negative length. */
+    const rf_string_view *views;
+} rf_string_column;
+
+/**
+ * `count` step rows as columns, like `rf_rows` but with strings in either layout, so that
+ * callers hand over the strings where they already lie (no concatenation, no re-encoding).
+ * Only the bytes of each distinct string are copied into the batch.
+ */
+typedef struct rf_columns {
+    /** Number of rows. */
+    size_t count;
+    /** Prompt group of each row. Required. */
+    rf_string_column group;
+    /** Rollout id inside the group. Required. */
+    rf_string_column trajectory;
+    /** State text; layout RF_STRINGS_NONE when `state_key` is used. */
+    rf_string_column state;
+    /** Edge label; RF_STRINGS_NONE means every action is "". */
+    rf_string_column action;
+    /** State as a 64-bit key; NULL when `state` is used. */
+    const uint64_t *state_key;
+    /** Step number 0, 1, 2, ... inside the trajectory. Required. */
+    const int64_t *step;
+    /** Environment reward of the action taken at this step (finite). Required. */
+    const double *reward;
+    /** Nonzero = active; NULL means every row is active. */
+    const uint8_t *active;
+    /** Nonzero = the transition out of this row is not a real move; NULL means none is. */
+    const uint8_t *noop;
+} rf_columns;
 
 /**
  * Scoring options. Always initialise with `rf_options_init` and then change fields: the
@@ -199,6 +258,13 @@ void rf_batch_destroy(rf_batch *batch);
  * empty batch) happen in `rf_score`.
  */
 rf_status rf_batch_append(rf_batch *batch, const rf_rows *rows);
+
+/**
+ * `rf_batch_append` for `rf_columns`: the same checks, errors and effect on the batch. Strings
+ * new to the batch are checked to be UTF-8 (a string seen before needs no second check); large
+ * appends are interned on several threads with the same result as a sequential append.
+ */
+rf_status rf_batch_append_columns(rf_batch *batch, const rf_columns *columns);
 
 /** The number of rows appended so far (0 for NULL). */
 size_t rf_batch_count(const rf_batch *batch);

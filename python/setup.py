@@ -1,4 +1,7 @@
-"""Build step of the RewardFlow Python package: ships librewardflow.so inside `rewardflow_engine`.
+"""Build step of the RewardFlow Python package: the native module `rewardflow_engine._core`
+(python/src/_core.c, CPython limited API 3.11, so one abi3 wheel serves every CPython >= 3.11)
+linked against librewardflow.so, which ships inside the package as `librewardflow.so.0`
+(its soname; the module finds it through RUNPATH `$ORIGIN`).
 
 The shared library comes from, in this order:
 
@@ -7,19 +10,31 @@ The shared library comes from, in this order:
    of the ``RewardFlowShared`` target in ``REWARDFLOW_CMAKE_BUILD_DIR`` (default
    ``python/build/cmake``, so a second ``pip install`` rebuilds incrementally).
 
-Everything else is declared in pyproject.toml.
+The version is read from ``include/rewardflow.h`` (RF_VERSION_*), the one place it is written.
 """
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
-from setuptools import Distribution, setup
-from setuptools.command.build_py import build_py
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-LIBRARY = "librewardflow.so"
+HEADER = REPO / "include" / "rewardflow.h"
+SONAME = "librewardflow.so.0"
+LIMITED_API = "cp311"
+
+
+def header_version() -> str:
+    """MAJOR.MINOR.PATCH from the RF_VERSION_* macros of include/rewardflow.h."""
+    text = HEADER.read_text(encoding="utf-8")
+    parts = [re.search(rf"#define RF_VERSION_{part} (\d+)", text) for part in ("MAJOR", "MINOR", "PATCH")]
+    if not all(parts):
+        raise RuntimeError(f"{HEADER}: RF_VERSION_MAJOR/MINOR/PATCH not found")
+    return ".".join(match.group(1) for match in parts)
 
 
 def built_library() -> Path:
@@ -29,7 +44,7 @@ def built_library() -> Path:
         path = Path(given)
         if not path.is_file():
             raise RuntimeError(f"REWARDFLOW_LIBRARY={given} is not a file")
-        return path
+        return path.resolve()
     if not (REPO / "CMakeLists.txt").is_file():
         raise RuntimeError(
             "librewardflow.so: no CMake project at ../ (building outside the repository?); "
@@ -38,24 +53,42 @@ def built_library() -> Path:
     subprocess.check_call([
         "cmake", "-G", "Ninja", "-S", str(REPO), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release"])
     subprocess.check_call(["cmake", "--build", str(build), "--target", "RewardFlowShared"])
-    return build / LIBRARY
+    return (build / "librewardflow.so").resolve()
 
 
-class BuildWithLibrary(build_py):
-    """`build_py` that also puts librewardflow.so into the package."""
+class BuildWithLibrary(build_ext):
+    """`build_ext` that links `_core` against librewardflow.so and puts that library beside it."""
 
     def run(self):
+        library = built_library()
+        link_dir = Path(self.build_temp) / "rewardflow-lib"
+        link_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("librewardflow.so", SONAME):
+            shutil.copyfile(library, link_dir / name)
+        for extension in self.extensions:
+            extension.library_dirs.append(str(link_dir))
         super().run()
-        target = Path(self.build_lib) / "rewardflow_engine" / LIBRARY
+        target = Path(self.build_lib) / "rewardflow_engine" / SONAME
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built_library(), target)  # follows the .so → .so.0 → .so.0.1.0 links
+        shutil.copyfile(library, target)
+        if self.inplace:
+            shutil.copyfile(library, HERE / "rewardflow_engine" / SONAME)
 
 
-class BinaryDistribution(Distribution):
-    """The package holds a native library, so its wheel is platform-specific."""
+core = Extension(
+    "rewardflow_engine._core",
+    sources=["src/_core.c"],
+    include_dirs=[str(REPO / "include")],
+    libraries=["rewardflow"],
+    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers"],
+    extra_link_args=["-Wl,-rpath,$ORIGIN"],
+    define_macros=[("Py_LIMITED_API", "0x030B0000")],
+    py_limited_api=True,
+)
 
-    def has_ext_modules(self):
-        return True
-
-
-setup(cmdclass={"build_py": BuildWithLibrary}, distclass=BinaryDistribution)
+setup(
+    version=header_version(),
+    ext_modules=[core],
+    cmdclass={"build_ext": BuildWithLibrary},
+    options={"bdist_wheel": {"py_limited_api": LIMITED_API}},
+)

@@ -72,64 +72,75 @@ public func rf_batch_clear(_ batch: OpaquePointer?) -> rf_status {
     }
 }
 
-/// Appends rows column by column through `StepRows.append`, after checking every pointer
-/// and offset column so that misuse leaves the batch as it was.
+/// Appends `rf_rows` (strings as bytes + offsets) through the same path as `rf_columns`.
 @c @implementation
 public func rf_batch_append(_ batch: OpaquePointer?, _ rows: UnsafePointer<rf_rows>?) -> rf_status {
     status { () throws(Failure) in
-        let box = try Batch.from(batch)
+        _ = try Batch.from(batch)
         guard let rows else { throw .argument("rows: NULL pointer") }
         let c = rows.pointee
-        let count = c.count
-        let base = box.rows.count
-        guard count <= Int(Int32.max) - 1 - base else {
-            throw .argument("rows: a batch holds at most \(Int32.max - 1) rows (has \(base), adding \(count))")
+        func column(_ strings: rf_strings) -> rf_string_column {
+            rf_string_column(
+                layout: Int32(strings.offsets == nil ? RF_STRINGS_NONE.rawValue : RF_STRINGS_OFFSETS.rawValue),
+                data: strings.data, offsets: strings.offsets, views: nil)
         }
-        guard count > 0 else { return }
-        let group = try StringColumn(c.group, count: count, name: "group")
-        let trajectory = try StringColumn(c.trajectory, count: count, name: "trajectory")
-        let action = c.action.offsets == nil ? nil : try StringColumn(c.action, count: count, name: "action")
-        guard let step = c.step else { throw .argument("step: NULL pointer") }
-        guard let reward = c.reward else { throw .argument("reward: NULL pointer") }
-        let state: StringColumn?
-        switch (c.state.offsets != nil, c.state_key != nil) {
-        case (true, false): state = try StringColumn(c.state, count: count, name: "state")
-        case (false, true): state = nil
-        case (true, true): throw .argument("rows: set either state or state_key, not both")
-        case (false, false): throw .argument("rows: neither state nor state_key is set")
-        }
-        let identity: StateIdentity = state == nil ? .key : .text
-        if let existing = box.rows.identity, existing != identity {
-            throw .argument("rows: this batch names states by \(existing == .text ? "state" : "state_key"); an append may not switch")
-        }
-        if let message = box.broken { throw .argument("batch: unusable after a failed append (\(message)); clear it") }
+        var columns = rf_columns(
+            count: c.count, group: column(c.group), trajectory: column(c.trajectory), state: column(c.state),
+            action: column(c.action), state_key: c.state_key, step: c.step, reward: c.reward,
+            active: c.active, noop: c.noop)
+        try append(columns: &columns, to: batch)
+    }
+}
 
-        do throws(Failure) {
-            for i in 0..<count {
-                let row = base + i
-                let g = try group.string(i, row: row), t = try trajectory.string(i, row: row)
-                let a = try action?.string(i, row: row) ?? ""
-                let isActive = c.active.map { $0[i] != 0 } ?? true
-                let isNoop = c.noop.map { $0[i] != 0 } ?? false
-                if let state {
-                    let s = try state.string(i, row: row)
-                    try library { () throws(RewardFlowError) in
-                        try box.rows.append(
-                            group: g, trajectory: t, step: Int(step[i]), state: s, action: a,
-                            reward: reward[i], active: isActive, noop: isNoop)
-                    }
-                } else if let keys = c.state_key {
-                    try library { () throws(RewardFlowError) in
-                        try box.rows.append(
-                            group: g, trajectory: t, step: Int(step[i]), stateKey: keys[i], action: a,
-                            reward: reward[i], active: isActive, noop: isNoop)
-                    }
-                }
-            }
-        } catch {
-            box.broken = error.message
-            throw error
-        }
+/// Appends `rf_columns`, strings read where they lie.
+@c @implementation
+public func rf_batch_append_columns(_ batch: OpaquePointer?, _ columns: UnsafePointer<rf_columns>?) -> rf_status {
+    status { () throws(Failure) in
+        _ = try Batch.from(batch)
+        guard let columns else { throw .argument("columns: NULL pointer") }
+        var c = columns.pointee
+        try append(columns: &c, to: batch)
+    }
+}
+
+/// Checks every pointer, offset and length of `c` (so misuse leaves the batch as it was),
+/// then appends through `StepRows.append(borrowing:)`; a refused row marks the batch broken.
+private func append(columns c: inout rf_columns, to batch: OpaquePointer?) throws(Failure) {
+    let box = try Batch.from(batch)
+    let count = c.count
+    let base = box.rows.count
+    guard count <= Int(Int32.max) - 1 - base else {
+        throw .argument("rows: a batch holds at most \(Int32.max - 1) rows (has \(base), adding \(count))")
+    }
+    guard count > 0 else { return }
+    guard let group = try StringColumn.borrow(c.group, count: count, name: "group") else {
+        throw .argument("group: the column is absent")
+    }
+    guard let trajectory = try StringColumn.borrow(c.trajectory, count: count, name: "trajectory") else {
+        throw .argument("trajectory: the column is absent")
+    }
+    let action = try StringColumn.borrow(c.action, count: count, name: "action")
+    guard let step = c.step else { throw .argument("step: NULL pointer") }
+    guard let reward = c.reward else { throw .argument("reward: NULL pointer") }
+    let state = try StringColumn.borrow(c.state, count: count, name: "state")
+    switch (state != nil, c.state_key != nil) {
+    case (true, true): throw .argument("rows: set either state or state_key, not both")
+    case (false, false): throw .argument("rows: neither state nor state_key is set")
+    default: break
+    }
+    let identity: StateIdentity = state == nil ? .key : .text
+    if let existing = box.rows.identity, existing != identity {
+        throw .argument("rows: this batch names states by \(existing == .text ? "state" : "state_key"); an append may not switch")
+    }
+    if let message = box.broken { throw .argument("batch: unusable after a failed append (\(message)); clear it") }
+    let rows = BorrowedRows(
+        count: count, group: group, trajectory: trajectory, step: step, state: state,
+        stateKey: c.state_key, action: action, reward: reward, active: c.active, noop: c.noop)
+    do throws(Failure) {
+        try library { () throws(RewardFlowError) in try box.rows.append(borrowing: rows) }
+    } catch {
+        box.broken = error.message
+        throw error
     }
 }
 

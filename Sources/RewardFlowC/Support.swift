@@ -106,39 +106,41 @@ final class Batch {
     }
 }
 
-/// One `rf_strings` column of `count` values, checked up front, read as Swift strings.
+/// The checks of an `rf_string_column` before the engine reads it.
 ///
-/// This and `OutputColumn` are the only places that read or write caller memory by offset.
-struct StringColumn {
-    let name: String
-    let data: UnsafePointer<CChar>?
-    let offsets: UnsafePointer<Int64>
-
-    /// Checks that `offsets` holds `count + 1` non-negative, non-decreasing entries and that
-    /// `data` is present when some string is non-empty.
-    init(_ column: rf_strings, count: Int, name: String) throws(Failure) {
-        guard let offsets = column.offsets else { throw .argument("\(name): offsets are NULL") }
-        guard offsets[0] >= 0 else { throw .argument("\(name): offsets[0] is negative (\(offsets[0]))") }
-        for i in 0..<count where offsets[i + 1] < offsets[i] {
-            throw .argument("\(name): offsets decrease at index \(i + 1) (\(offsets[i]) then \(offsets[i + 1]))")
+/// This and `OutputColumn` are the only places that read or write caller memory by offset; the
+/// engine then reads exactly the strings these checks covered.
+enum StringColumn {
+    /// The column as borrowed strings (nil for RF_STRINGS_NONE), after checking that offsets
+    /// are `count + 1` non-negative, non-decreasing entries with `data` present when a string
+    /// is non-empty, or that each of `count` views has a non-negative length and a pointer.
+    static func borrow(_ column: rf_string_column, count: Int, name: String) throws(Failure) -> BorrowedStrings? {
+        switch UInt32(bitPattern: column.layout) {
+        case RF_STRINGS_NONE.rawValue:
+            return nil
+        case RF_STRINGS_OFFSETS.rawValue:
+            guard let offsets = column.offsets else { throw .argument("\(name): offsets are NULL") }
+            guard offsets[0] >= 0 else { throw .argument("\(name): offsets[0] is negative (\(offsets[0]))") }
+            for i in 0..<count where offsets[i + 1] < offsets[i] {
+                throw .argument("\(name): offsets decrease at index \(i + 1) (\(offsets[i]) then \(offsets[i + 1]))")
+            }
+            guard column.data != nil || offsets[count] == offsets[0] else {
+                throw .argument("\(name): data is NULL but the strings are not all empty")
+            }
+            return BorrowedStrings(.offsets(base: column.data.map { UnsafeRawPointer($0) }, offsets: offsets))
+        case RF_STRINGS_VIEWS.rawValue:
+            guard let views = column.views else { throw .argument("\(name): views are NULL") }
+            for i in 0..<count {
+                let view = views[i]
+                guard view.length >= 0 else { throw .argument("\(name): view \(i) has a negative length (\(view.length))") }
+                guard view.data != nil || view.length == 0 else {
+                    throw .argument("\(name): view \(i) has a NULL pointer and length \(view.length)")
+                }
+            }
+            return BorrowedStrings(.views(UnsafeRawPointer(views)))
+        default:
+            throw .argument("\(name): unknown layout \(column.layout)")
         }
-        guard column.data != nil || offsets[count] == offsets[0] else {
-            throw .argument("\(name): data is NULL but the strings are not all empty")
-        }
-        self.name = name
-        self.data = column.data
-        self.offsets = offsets
-    }
-
-    /// String `i`, or an input error naming batch row `row` when its bytes are not UTF-8.
-    func string(_ i: Int, row: Int) throws(Failure) -> String {
-        let start = Int(offsets[i]), end = Int(offsets[i + 1])
-        guard start < end, let data else { return "" }
-        let bytes = UnsafeRawBufferPointer(start: data + start, count: end - start)
-        guard let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
-            throw Failure(.invalidInput(location: .row(row), field: name, message: "not valid UTF-8"))
-        }
-        return text
     }
 }
 

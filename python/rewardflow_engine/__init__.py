@@ -1,30 +1,80 @@
 """RewardFlow engine for Python: dense, state-level rewards for agentic RL rollouts.
 
-``score`` takes a trainer's step rows as columns (NumPy arrays or sequences, one entry per
-row) and returns NumPy arrays aligned with those rows. The work happens in librewardflow.so
-(the engine's C API) through ctypes; the GIL is released while it runs, so threads score in
-parallel.
+``score`` takes a trainer's step rows as columns (one entry per row) and returns NumPy arrays
+aligned with those rows. The columns are read where they lie by the native module ``_core``
+(CPython limited API), which hands them to the engine's C API (``librewardflow.so``, shipped
+inside this package); the GIL is released while the engine scores.
 
 This package is also importable as ``rewardflow``; the name ``rewardflow_engine`` exists for
 trainers whose own source tree has a ``rewardflow/`` folder that would shadow it (the
 reference implementation's does).
 """
-import ctypes
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 
-from . import _native
-
 __all__ = [
     "score", "operators", "version", "library_path", "RewardFlowError", "InvalidInputError",
-    "InvalidParameterError", "NumericalError",
+    "InvalidParameterError", "NumericalError", "__version__",
 ]
+
+# Debian/Ubuntu packages of the engine's shared-library dependencies, for import errors.
+_APT_PACKAGES = {
+    "libopenblas": "libopenblas0-pthread",
+    "liblapacke": "liblapacke",
+    "libcholmod": "libcholmod3",
+    "libumfpack": "libumfpack5",
+    "libsuitesparseconfig": "libsuitesparseconfig5",
+    "libamd": "libamd2",
+    "libcolamd": "libcolamd2",
+    "libgfortran": "libgfortran5",
+}
+
+
+def _import_error(error: ImportError) -> ImportError:
+    """An ImportError that names the shared library the loader could not find, and its package."""
+    found = re.search(r"(lib[\w+-]+)\.so[.\d]*(?=: cannot open shared object file)", str(error))
+    if not found:
+        return error
+    library = found.group(0)
+    if found.group(1) == "librewardflow":
+        hint = "reinstall the package (`pip install ./python`) or set REWARDFLOW_LIBRARY"
+    else:
+        package = _APT_PACKAGES.get(found.group(1))
+        hint = (f"on Debian/Ubuntu `apt-get install {package}`" if package else "install it") + \
+            ", or install the self-contained wheel that bundles it (scripts/wheel)"
+    return ImportError(
+        f"rewardflow_engine: the native engine needs {library}, which the dynamic loader did not "
+        f"find: {hint} ({error})")
+
+
+# $REWARDFLOW_LIBRARY names another librewardflow.so (a fresh CMake build): loaded first, it
+# satisfies _core's dependency on librewardflow.so.0 (the loader matches sonames).
+_given = os.environ.get("REWARDFLOW_LIBRARY")
+if _given:
+    import ctypes
+    ctypes.CDLL(_given, mode=ctypes.RTLD_GLOBAL)
+try:
+    from . import _core
+except ImportError as _error:
+    raise _import_error(_error) from _error
+
+#: The librewardflow.so in use: ``$REWARDFLOW_LIBRARY``, else the copy inside this package.
+library_path: str = _given or str(Path(__file__).with_name("librewardflow.so.0"))
+
+#: This package's version: the engine's (``RF_VERSION_*`` of include/rewardflow.h, its one source).
+__version__: str = _core.version()
 
 
 class RewardFlowError(Exception):
     """An error reported by the engine; ``str(error)`` is its message, ``status`` its rf_status."""
 
-    def __init__(self, message, status):
+    def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
 
@@ -41,100 +91,121 @@ class NumericalError(RewardFlowError, ArithmeticError):
     """A numerical method could not deliver an answer."""
 
 
-_ERRORS = {
-    _native.INVALID_INPUT: InvalidInputError,
-    _native.INVALID_PARAMETER: InvalidParameterError,
-    _native.INVALID_ARGUMENT: RewardFlowError,
-    _native.NUMERICAL: NumericalError,
-}
+# rf_status codes of include/rewardflow.h.
+_ERRORS = {1: InvalidInputError, 2: InvalidParameterError, 3: RewardFlowError, 4: NumericalError}
 
-_lib = _native.lib
-library_path = _native.path  # the librewardflow.so in use
+_OUTPUTS = ("value", "step_reward", "step_reward_abs", "episode_advantage", "step_advantage", "advantage")
 
 
-def _check(status):
-    if status != _native.OK:
-        message = _lib.rf_last_error().decode("utf-8", "replace")
-        raise _ERRORS.get(status, RewardFlowError)(message, status)
-
-
-def version():
+def version() -> str:
     """The engine's version, "MAJOR.MINOR.PATCH"."""
-    return _lib.rf_version().decode()
+    return _core.version()
 
 
-def operators():
+def operators() -> tuple[str, ...]:
     """The propagation operators this engine implements, e.g. ("max-decay", "trajectory-return")."""
-    return tuple(_lib.rf_operators().decode().split(","))
+    return tuple(_core.operators().split(","))
 
 
-def _strings(values, name, count):
-    """An rf_strings column (bytes, int64 offsets) from str/bytes values."""
-    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    try:
-        # All str (the common case). Lone surrogates become bytes that are not UTF-8, so the
-        # engine refuses them naming the row.
-        encoded = [value.encode("utf-8", "surrogatepass") for value in values]
-    except AttributeError:
-        encoded = [_bytes(value, name, i) for i, value in enumerate(values)]
-    if len(encoded) != count:
-        raise ValueError(f"{name}: {len(encoded)} values for {count} rows")
-    offsets = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=count), out=offsets[1:])
-    data = b"".join(encoded)
-    return _native.Strings(data, offsets.ctypes.data), (data, offsets)
+def _module(values: Any) -> str:
+    return type(values).__module__.split(".")[0]
 
 
-def _bytes(value, name, i):
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError(f"{name}[{i}]: expected str or bytes, got {type(value).__name__}")
+def _is_arrow(values: Any) -> bool:
+    return hasattr(values, "__arrow_c_array__") or hasattr(values, "__arrow_c_stream__")
 
 
-def _column(values, name, count, dtype):
-    array = np.ascontiguousarray(values, dtype=dtype)
-    if array.shape != (count,):
+def _strings(values: Any) -> Any:
+    """A string column as _core reads it: list, tuple, NumPy array, Arrow array/stream, None."""
+    if values is None or isinstance(values, (list, tuple, np.ndarray)):
+        return values
+    if _module(values) == "pandas":
+        # Object-dtype Series hold str objects: their NumPy view is free, an Arrow export is not.
+        if getattr(values, "dtype", None) == object or not _is_arrow(values):
+            return values.to_numpy()
+        return values
+    if _is_arrow(values) or not hasattr(values, "__iter__"):
+        return values  # _core refuses what is neither Arrow nor a sequence, naming the column
+    return list(values)
+
+
+def _array(values: Any) -> np.ndarray:
+    """A NumPy view of a number column (DLPack objects such as CPU torch tensors without a copy)."""
+    if isinstance(values, np.ndarray):
+        return values
+    if _module(values) == "pandas":
+        return values.to_numpy()
+    if hasattr(values, "__dlpack__") and not _is_arrow(values):
+        try:
+            return np.from_dlpack(values)
+        except (TypeError, RuntimeError, BufferError):
+            pass
+    return np.asarray(values)
+
+
+def _numbers(values: Any, name: str, count: int, dtype: type, kinds: str) -> np.ndarray:
+    """Column `name` as a contiguous array of `dtype`, converted only when its dtype differs."""
+    array = _array(values)
+    if array.dtype == object:
+        array = np.array(array.tolist())
+    if array.ndim != 1 or array.shape[0] != count:
         raise ValueError(f"{name}: shape {array.shape} for {count} rows")
-    return array
+    if array.size and array.dtype.kind not in kinds:
+        raise TypeError(f"{name}: expected {'integers' if kinds == 'iu' else 'numbers'}, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=dtype)
 
 
-def _flags(values, name, count):
+def _flags(values: Any, name: str, count: int) -> Optional[np.ndarray]:
     if values is None:
         return None
-    return _column(values, name, count, np.bool_).view(np.uint8)
+    return _numbers(values, name, count, np.bool_, "biuf").view(np.uint8)
 
 
-def _steps(values, count):
-    array = np.asarray(values)
-    if array.size and array.dtype.kind not in "iu":
-        raise TypeError(f"step: expected integers, got dtype {array.dtype}")
-    return _column(array, "step", count, np.int64)
-
-
-def _state_keys(state, count):
-    """The state column as uint64 keys when it is an integer array, else None."""
-    if not isinstance(state, np.ndarray) or state.dtype.kind not in "iu":
+def _state_keys(state: Any, count: int) -> Optional[np.ndarray]:
+    """The state column as uint64 keys when it holds integers (NumPy, list, Series, Arrow), else None."""
+    if isinstance(state, (list, tuple)):
+        first = state[0] if state else None
+        if not isinstance(first, (int, np.integer)) or isinstance(first, bool):
+            return None
+    elif isinstance(state, np.ndarray) or _module(state) in ("pandas", "torch"):
+        if _array(state).dtype.kind not in "iu":
+            return None
+    elif _is_arrow(state):
+        kind = str(getattr(state, "type", None) or getattr(state, "dtype", None) or "")
+        if not re.fullmatch(r"[uU]?[iI]nt\d+", kind):
+            return None
+    else:
         return None
-    if state.dtype.kind == "i" and state.size and state.min() < 0:
+    keys = _array(state)
+    if keys.dtype.kind not in "iu":
+        return None
+    if keys.dtype.kind == "i" and keys.size and keys.min() < 0:
         raise ValueError("state: integer state keys must be non-negative (uint64)")
-    return _column(state, "state", count, np.uint64)
+    return _numbers(keys, "state", count, np.uint64, "iu")
 
 
-def score(group, trajectory, step, state, reward, active=None, noop=None, *, action=None,
-          operator="max-decay", gamma=0.9, alpha=0.85, advantage=None, step_weight=1.0,
-          node_reward="firstSeen", solver="auto", tolerance=1e-12, max_iterations=10_000):
+def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, active: Any = None,
+          noop: Any = None, *, action: Any = None, operator: str = "max-decay", gamma: float = 0.9,
+          alpha: float = 0.85, advantage: Optional[str] = None, step_weight: float = 1.0,
+          node_reward: str = "firstSeen", solver: str = "auto", tolerance: float = 1e-12,
+          max_iterations: int = 10_000) -> dict[str, Any]:
     """Scores a batch of step rows; returns a dict of float64 arrays aligned with the rows.
 
-    Rows are columns of equal length (any order of rows; see SPEC section 1):
+    Rows are columns of equal length (rows in any order; SPEC section 1):
 
-    - ``group``, ``trajectory``: str or bytes per row (the trainer's ``uid`` and ``traj_uid``);
-    - ``step``: integers 0, 1, 2, ... within each trajectory;
-    - ``state``: str or bytes per row (equal bytes = same state), or an integer NumPy array of
-      uint64 state keys;
-    - ``reward``: finite floats; ``active`` and ``noop``: bools (default all active, no noop);
-    - ``action``: optional str or bytes per row (edge labels; default "").
+    - ``group``, ``trajectory`` (the trainer's ``uid`` and ``traj_uid``), ``state`` (equal
+      bytes = same state) and ``action`` (optional edge labels, default ""): str or bytes per
+      row, given as a list, tuple, NumPy object array, NumPy ``U`` or ``S`` array, pandas
+      Series, or any Arrow array or chunked array of ``string``, ``large_string``,
+      ``string_view`` or binary type (pyarrow, polars; read zero-copy through the Arrow
+      PyCapsule interface). Nulls, ``None`` and other objects are refused naming the row.
+    - ``state`` may instead hold non-negative integers (uint64 state keys): a NumPy, torch or
+      pandas integer column, an Arrow integer array, or a list of ints.
+    - ``step``: integers 0, 1, 2, ... within each trajectory; ``reward``: finite numbers;
+      ``active`` and ``noop``: bools (default all active, no noop). Any NumPy array, buffer or
+      DLPack object (CPU torch tensors), pandas Series, Arrow array, list or tuple, of any
+      integer, float or bool dtype; converted only when its dtype differs from int64 /
+      float64 / bool.
 
     Options: ``operator`` (one of ``operators()``), ``gamma``, ``alpha`` (pagerank, diffusion),
     ``advantage`` (None, "mean_norm", "mean_std_norm"), ``step_weight``, ``node_reward``
@@ -142,55 +213,31 @@ def score(group, trajectory, step, state, reward, active=None, noop=None, *, act
     ``max_iterations``.
 
     Returns ``value``, ``step_reward``, ``step_reward_abs`` and, with ``advantage``,
-    ``episode_advantage``, ``step_advantage``, ``advantage``. Raises ``InvalidInputError`` /
-    ``InvalidParameterError`` (both ``ValueError``) with the engine's message on bad input.
+    ``episode_advantage``, ``step_advantage``, ``advantage``: NumPy float64 arrays, or CPU torch
+    tensors sharing their memory when ``reward`` was a torch tensor. Raises
+    ``InvalidInputError`` / ``InvalidParameterError`` (both ``ValueError``) with the engine's
+    message on bad rows or options, ``TypeError`` / ``ValueError`` naming the column (and row)
+    for columns of the wrong type or length.
     """
-    reward = np.asarray(reward, dtype=np.float64)
-    if reward.ndim != 1:
-        raise ValueError(f"reward: expected a 1-D array, got shape {reward.shape}")
-    n = reward.shape[0]
-    keep = []  # buffers the C structs point into, alive until the calls return
-    rows = _native.Rows(count=n)
-    for name, values in (("group", group), ("trajectory", trajectory)):
-        column, buffers = _strings(values, name, n)
-        setattr(rows, name, column)
-        keep.append(buffers)
-    steps = _steps(step, n)
-    rewards = _column(reward, "reward", n, np.float64)
-    rows.step, rows.reward = steps.ctypes.data, rewards.ctypes.data
+    rewards = _array(reward)
+    if rewards.ndim != 1:
+        raise ValueError(f"reward: expected a 1-D array, got shape {rewards.shape}")
+    n = rewards.shape[0]
+    rewards = _numbers(rewards, "reward", n, np.float64, "biuf")
+    steps = _numbers(step, "step", n, np.int64, "iu")
     keys = _state_keys(state, n)
-    if keys is not None:
-        rows.state_key = keys.ctypes.data
-    else:
-        rows.state, buffers = _strings(state, "state", n)
-        keep.append(buffers)
-    if action is not None:
-        rows.action, buffers = _strings(action, "action", n)
-        keep.append(buffers)
-    flags = {name: _flags(values, name, n) for name, values in (("active", active), ("noop", noop))}
-    rows.active = None if flags["active"] is None else flags["active"].ctypes.data
-    rows.noop = None if flags["noop"] is None else flags["noop"].ctypes.data
-
-    options = _native.Options()
-    _lib.rf_options_init(ctypes.byref(options))
-    options.operator_name = operator.encode()
-    options.gamma, options.alpha = gamma, alpha
-    options.solver, options.node_reward = solver.encode(), node_reward.encode()
-    options.tolerance, options.max_iterations = tolerance, max_iterations
-    options.advantage = None if advantage is None else advantage.encode()
-    options.step_weight = step_weight
-
-    names = ["value", "step_reward", "step_reward_abs"]
-    if advantage not in (None, "", "none"):
-        names += ["episode_advantage", "step_advantage", "advantage"]
+    names = _OUTPUTS[:3] if advantage in (None, "", "none") else _OUTPUTS
     result = {name: np.empty(n, dtype=np.float64) for name in names}
-    outputs = _native.Outputs(capacity=n, **{name: a.ctypes.data for name, a in result.items()})
-
-    batch = ctypes.c_void_p()
-    _check(_lib.rf_batch_create(ctypes.byref(batch)))
-    try:
-        _check(_lib.rf_batch_append(batch, ctypes.byref(rows)))
-        _check(_lib.rf_score(batch, ctypes.byref(options), ctypes.byref(outputs)))
-    finally:
-        _lib.rf_batch_destroy(batch)
+    failure = _core.score(
+        n, _strings(group), _strings(trajectory), steps, None if keys is not None else _strings(state),
+        keys, rewards, _flags(active, "active", n), _flags(noop, "noop", n), _strings(action),
+        (operator, float(gamma), float(alpha), solver, float(tolerance), int(max_iterations),
+         node_reward, advantage, float(step_weight)),
+        tuple(result.get(name) for name in _OUTPUTS))
+    if failure is not None:
+        status, message = failure
+        raise _ERRORS.get(status, RewardFlowError)(message, status)
+    if _module(reward) == "torch":
+        import torch
+        return {name: torch.from_numpy(values) for name, values in result.items()}
     return result

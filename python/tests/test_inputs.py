@@ -1,4 +1,5 @@
 """Every accepted spelling of the columns gives the same result."""
+import os
 import numpy as np
 
 import rewardflow
@@ -45,5 +46,5 @@ def test_noop_and_actions_reach_the_engine():
 
 def test_engine_metadata():
     assert rewardflow.version().count(".") == 2
-    assert rewardflow.library_path.endswith(".so")
+    assert os.path.isfile(rewardflow.library_path)
     assert rewardflow.compat.propagate_reward_decay is not None

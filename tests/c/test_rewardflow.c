@@ -321,6 +321,66 @@ static void test_threads(void) {
     rf_batch_destroy(batch);
 }
 
+
+/* rf_batch_append_columns: strings as views where they lie (here: the literals), mixed with
+ * the offsets layout, give the same results; bad views are argument errors. */
+static void views_of(const char **strings, rf_string_view *out) {
+    for (int i = 0; i < N; i++) out[i] = (rf_string_view){strings[i], (int64_t)strlen(strings[i])};
+}
+
+static void test_views(void) {
+    rf_string_view g[N], t[N], s[N], a[N];
+    views_of(groups, g);
+    views_of(trajs, t);
+    views_of(states, s);
+    views_of(actions, a);
+    column cg = make_column(groups, N);
+    rf_columns columns = {
+        .count = N,
+        .group = {.layout = RF_STRINGS_OFFSETS, .data = cg.data, .offsets = cg.offsets},
+        .trajectory = {.layout = RF_STRINGS_VIEWS, .views = t},
+        .state = {.layout = RF_STRINGS_VIEWS, .views = s},
+        .action = {.layout = RF_STRINGS_VIEWS, .views = a},
+        .step = steps, .reward = rewards, .active = active,
+    };
+    rf_batch *batch = NULL;
+    CHECK(rf_batch_create(&batch) == RF_OK);
+    CHECK(rf_batch_append_columns(batch, &columns) == RF_OK);
+    check_chain(batch, "views");
+
+    rf_batch *other = NULL;
+    CHECK(rf_batch_create(&other) == RF_OK);
+    rf_columns bad = columns;
+    bad.group = (rf_string_column){.layout = RF_STRINGS_VIEWS, .views = g};
+    g[3].length = -1;
+    CHECK_ERROR(rf_batch_append_columns(other, &bad), RF_ERR_INVALID_ARGUMENT, "group: view 3 has a negative length");
+    g[3] = (rf_string_view){NULL, 2};
+    CHECK_ERROR(rf_batch_append_columns(other, &bad), RF_ERR_INVALID_ARGUMENT, "group: view 3 has a NULL pointer");
+    bad.group.views = NULL;
+    CHECK_ERROR(rf_batch_append_columns(other, &bad), RF_ERR_INVALID_ARGUMENT, "group: views are NULL");
+    bad.group.layout = 7;
+    CHECK_ERROR(rf_batch_append_columns(other, &bad), RF_ERR_INVALID_ARGUMENT, "group: unknown layout 7");
+    bad = columns;
+    bad.state_key = keys;
+    CHECK_ERROR(rf_batch_append_columns(other, &bad), RF_ERR_INVALID_ARGUMENT, "either state or state_key");
+    bad.state.layout = RF_STRINGS_NONE;
+    bad.trajectory.layout = RF_STRINGS_NONE;
+    CHECK_ERROR(rf_batch_append_columns(other, &bad), RF_ERR_INVALID_ARGUMENT, "trajectory: the column is absent");
+    CHECK_ERROR(rf_batch_append_columns(other, NULL), RF_ERR_INVALID_ARGUMENT, "columns: NULL");
+    CHECK(rf_batch_count(other) == 0);
+    /* A string that is not UTF-8 is an input error naming its row; it marks the batch broken. */
+    bad = columns;
+    rf_string_view broken[N];
+    views_of(states, broken);
+    broken[5] = (rf_string_view){"\xff", 1};
+    bad.state.views = broken;
+    CHECK_ERROR(rf_batch_append_columns(other, &bad), RF_ERR_INVALID_INPUT, "row 5: state: not valid UTF-8");
+    CHECK_ERROR(rf_score(other, NULL, &(rf_outputs){0}), RF_ERR_INVALID_ARGUMENT, "unusable");
+    rf_batch_destroy(other);
+    rf_batch_destroy(batch);
+    free_column(cg);
+}
+
 int main(void) {
     CHECK(rf_abi_version() == RF_ABI_VERSION);
     CHECK(strlen(rf_version()) > 0);
@@ -329,6 +389,7 @@ int main(void) {
     CHECK(strcmp(rf_last_error(), "") == 0);
     test_results();
     test_errors();
+    test_views();
     test_threads();
     if (failures == 0) {
         printf("rewardflow C API (%s; operators %s): all checks passed\n", rf_version(), rf_operators());

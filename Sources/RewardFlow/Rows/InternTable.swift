@@ -43,6 +43,9 @@ public struct InternTable: Sendable {
         return s.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
     }
 
+    /// The total length of the strings held.
+    var byteCount: Int { bytes.count }
+
     /// Reserves room for `count` bytes of string data.
     mutating func reserveBytes(_ count: Int) { bytes.reserveCapacity(count) }
 

@@ -120,6 +120,9 @@ public struct StepRows: Sendable {
         stateTexts.reserveBytes(bytes / 4)
     }
 
+    /// Reserves room for `count` more bytes of state text.
+    mutating func reserveStateBytes(_ count: Int) { stateTexts.reserveBytes(stateTexts.byteCount + count) }
+
     mutating func reserveCapacity(_ n: Int) {
         group.reserveCapacity(n); trajectory.reserveCapacity(n); step.reserveCapacity(n)
         state.reserveCapacity(n); action.reserveCapacity(n); reward.reserveCapacity(n)

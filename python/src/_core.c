@@ -1,0 +1,667 @@
+/*
+ * rewardflow_engine._core: the CPython side of the binding, over the engine's C API
+ * (include/rewardflow.h). Limited API 3.11 (one abi3 wheel for every CPython from 3.11 on).
+ *
+ * Its one job is to hand the trainer's columns to `rf_batch_append_columns` where they lie:
+ *
+ *   - str objects: `PyUnicode_AsUTF8AndSize` (CPython's own UTF-8 copy of the string; for the
+ *     common compact ASCII string that is the string's data itself, so nothing is encoded);
+ *     bytes objects: their data. Lists, tuples and NumPy object arrays are walked in C.
+ *   - NumPy `S` arrays: views into the array; `U` arrays: UCS-4 encoded to UTF-8 once.
+ *   - Arrow string arrays (`string`, `large_string`, `string_view`, and their binary
+ *     counterparts) through the Arrow PyCapsule interface: views into Arrow's buffers,
+ *     or Arrow's own offsets and data for `large_string`.
+ *   - numbers and flags: buffers of exactly int64 / float64 / uint64 / uint8 (the Python side
+ *     converts other dtypes with NumPy first).
+ *
+ * The GIL is released while the engine scores. While the engine copies strings that live inside
+ * Python objects it is held (another thread could otherwise free such an object mid-copy);
+ * columns that only point into buffers we hold (Arrow, NumPy S/U) are appended without it.
+ *
+ * Every error names the column and the row: `state[12]: expected str or bytes, got NoneType`.
+ */
+#define PY_SSIZE_T_CLEAN
+#ifndef Py_LIMITED_API
+#define Py_LIMITED_API 0x030B0000
+#endif
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rewardflow.h"
+
+/* ---- The Arrow C data interface (https://arrow.apache.org/docs/format/CDataInterface.html) */
+
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+
+/* ---- One string column being handed over ------------------------------------------------ */
+
+typedef struct {
+    const char *name;             /* the argument's name, for messages */
+    rf_string_column column;      /* what the engine reads */
+    rf_string_view *views;        /* owned: RF_STRINGS_VIEWS storage */
+    char *bytes;                  /* owned: UTF-8 of a NumPy U array */
+    int64_t *offsets;             /* owned: offsets into `bytes` */
+    PyObject *holders;            /* list: objects whose memory the views point into */
+    struct ArrowArray *arrays;    /* owned: chunks taken from an Arrow stream */
+    Py_ssize_t array_count;
+    int borrows_objects;          /* views point into Python objects (the GIL must be held) */
+} StringColumn;
+
+static void string_column_free(StringColumn *c) {
+    for (Py_ssize_t i = 0; i < c->array_count; i++)
+        if (c->arrays[i].release) c->arrays[i].release(&c->arrays[i]);
+    free(c->arrays);
+    free(c->views);
+    free(c->bytes);
+    free(c->offsets);
+    Py_XDECREF(c->holders);
+    memset(c, 0, sizeof *c);
+}
+
+/* Keeps `object` alive until the column is freed. Returns -1 with an exception set on failure. */
+static int hold(StringColumn *c, PyObject *object) {
+    if (!c->holders && !(c->holders = PyList_New(0))) return -1;
+    return PyList_Append(c->holders, object);
+}
+
+static rf_string_view *allocate_views(StringColumn *c, Py_ssize_t count) {
+    c->views = malloc(sizeof(rf_string_view) * (size_t)(count > 0 ? count : 1));
+    if (!c->views) PyErr_NoMemory();
+    c->column.layout = RF_STRINGS_VIEWS;
+    c->column.views = c->views;
+    return c->views;
+}
+
+/* The view of one str / bytes object (`row` for messages). A str with lone surrogates has no
+ * UTF-8 form; it is encoded with "surrogatepass", so the engine refuses it naming the row. */
+static int object_view(StringColumn *c, PyObject *item, Py_ssize_t row, rf_string_view *out) {
+    Py_ssize_t length;
+    if (PyUnicode_Check(item)) {
+        const char *data = PyUnicode_AsUTF8AndSize(item, &length);
+        if (data) {
+            out->data = data;
+            out->length = length;
+            return 0;
+        }
+        PyErr_Clear();
+        PyObject *encoded = PyUnicode_AsEncodedString(item, "utf-8", "surrogatepass");
+        if (!encoded || hold(c, encoded) < 0) {
+            Py_XDECREF(encoded);
+            return -1;
+        }
+        Py_DECREF(encoded);
+        item = encoded;
+    }
+    if (PyBytes_Check(item)) {
+        char *data;
+        if (PyBytes_AsStringAndSize(item, &data, &length) < 0) return -1;
+        out->data = data;
+        out->length = length;
+        return 0;
+    }
+    if (PyByteArray_Check(item) || PyMemoryView_Check(item)) {
+        PyObject *copy = PyBytes_FromObject(item);
+        if (!copy) return -1;
+        int failed = hold(c, copy);
+        Py_DECREF(copy);
+        return failed < 0 ? -1 : object_view(c, copy, row, out);
+    }
+    PyObject *type = PyType_GetName(Py_TYPE(item));
+    PyErr_Format(PyExc_TypeError, "%s[%zd]: expected str or bytes, got %U", c->name, row, type);
+    Py_XDECREF(type);
+    return -1;
+}
+
+/* Views of `count` objects read by `item(source, i)` (borrowed references). */
+static int objects_column(StringColumn *c, PyObject *source, Py_ssize_t count,
+                          PyObject *(*item)(PyObject *, Py_ssize_t)) {
+    rf_string_view *views = allocate_views(c, count);
+    if (!views) return -1;
+    c->borrows_objects = 1;
+    PyObject *previous = NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *object = item(source, i);
+        if (!object) return -1;
+        if (object == previous) { views[i] = views[i - 1]; continue; }
+        if (object_view(c, object, i, &views[i]) < 0) return -1;
+        previous = object;
+    }
+    return 0;
+}
+
+/* ---- NumPy arrays through the buffer protocol -------------------------------------------- */
+
+/* How many objects ahead the walks over object arrays fetch headers. */
+#define PREFETCH_DISTANCE 16
+
+/* Items of a 1-D buffer of PyObject pointers ("O"); views over them. */
+static int object_buffer_column(StringColumn *c, const Py_buffer *b, Py_ssize_t count) {
+    rf_string_view *views = allocate_views(c, count);
+    if (!views) return -1;
+    c->borrows_objects = 1;
+    const char *base = b->buf;
+    Py_ssize_t stride = b->strides ? b->strides[0] : b->itemsize;
+    PyObject *previous = NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        /* The objects lie anywhere in the heap: fetch their headers ahead of use. */
+        if (i + PREFETCH_DISTANCE < count) __builtin_prefetch(*(PyObject *const *)(base + (i + PREFETCH_DISTANCE) * stride));
+        PyObject *object = *(PyObject *const *)(base + i * stride);
+        if (!object) {
+            PyErr_Format(PyExc_TypeError, "%s[%zd]: expected str or bytes, got NULL", c->name, i);
+            return -1;
+        }
+        if (object == previous) { views[i] = views[i - 1]; continue; }
+        if (object_view(c, object, i, &views[i]) < 0) return -1;
+        previous = object;
+    }
+    return 0;
+}
+
+/* A NumPy `S` array: fixed-width bytes, trailing NULs stripped (NumPy's own reading). */
+static int bytes_buffer_column(StringColumn *c, const Py_buffer *b, Py_ssize_t count) {
+    rf_string_view *views = allocate_views(c, count);
+    if (!views) return -1;
+    const char *base = b->buf;
+    Py_ssize_t stride = b->strides ? b->strides[0] : b->itemsize, width = b->itemsize;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *item = base + i * stride;
+        Py_ssize_t length = width;
+        while (length > 0 && item[length - 1] == 0) length--;
+        views[i].data = item;
+        views[i].length = length;
+    }
+    return 0;
+}
+
+/* Appends the UTF-8 form of code point `u` at `out`; surrogates are written as their 3-byte
+ * form and values past U+10FFFF as the invalid byte 0xFF, so the engine refuses both. */
+static char *put_utf8(char *out, uint32_t u) {
+    if (u < 0x80) { *out++ = (char)u; }
+    else if (u < 0x800) { *out++ = (char)(0xC0 | (u >> 6)); *out++ = (char)(0x80 | (u & 0x3F)); }
+    else if (u < 0x10000) {
+        *out++ = (char)(0xE0 | (u >> 12)); *out++ = (char)(0x80 | ((u >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (u & 0x3F));
+    } else if (u <= 0x10FFFF) {
+        *out++ = (char)(0xF0 | (u >> 18)); *out++ = (char)(0x80 | ((u >> 12) & 0x3F));
+        *out++ = (char)(0x80 | ((u >> 6) & 0x3F)); *out++ = (char)(0x80 | (u & 0x3F));
+    } else { *out++ = (char)0xFF; }
+    return out;
+}
+
+/* A NumPy `U` array: fixed-width UCS-4 in native byte order, trailing NULs stripped; encoded to
+ * UTF-8 once into bytes + offsets (the only layout here that is not zero-copy). */
+static int ucs4_buffer_column(StringColumn *c, const Py_buffer *b, Py_ssize_t count) {
+    Py_ssize_t width = b->itemsize / 4, stride = b->strides ? b->strides[0] : b->itemsize;
+    c->bytes = malloc((size_t)(count * width * 4 + 1));
+    c->offsets = malloc(sizeof(int64_t) * (size_t)(count + 1));
+    if (!c->bytes || !c->offsets) { PyErr_NoMemory(); return -1; }
+    char *out = c->bytes;
+    c->offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *item = (const char *)b->buf + i * stride;
+        Py_ssize_t length = width;
+        uint32_t u;
+        while (length > 0 && (memcpy(&u, item + 4 * (length - 1), 4), u == 0)) length--;
+        for (Py_ssize_t k = 0; k < length; k++) {
+            memcpy(&u, item + 4 * k, 4);
+            out = put_utf8(out, u);
+        }
+        c->offsets[i + 1] = out - c->bytes;
+    }
+    c->column.layout = RF_STRINGS_OFFSETS;
+    c->column.data = c->bytes;
+    c->column.offsets = c->offsets;
+    return 0;
+}
+
+/* 1-D buffer of `count` items with format O, Ns or Nw. Returns 1 when `object` is no buffer. */
+static int buffer_column(StringColumn *c, PyObject *object, Py_ssize_t count) {
+    if (!PyObject_CheckBuffer(object)) return 1;
+    Py_buffer b;
+    if (PyObject_GetBuffer(object, &b, PyBUF_STRIDES | PyBUF_FORMAT) < 0) return -1;
+    int result = -1;
+    const char *format = b.format ? b.format : "B";
+    while (*format == '<' || *format == '>' || *format == '=' || *format == '|' || *format == '@') format++;
+    while (*format >= '0' && *format <= '9') format++;
+    if (b.ndim != 1) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a 1-D array, got %d dimensions", c->name, b.ndim);
+    } else if (b.shape[0] != count) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd values for %zd rows", c->name, b.shape[0], count);
+    } else if (strcmp(format, "O") == 0) {
+        result = object_buffer_column(c, &b, count);
+    } else if (strcmp(format, "s") == 0) {
+        result = bytes_buffer_column(c, &b, count);
+        if (result == 0) result = hold(c, object);
+    } else if (strcmp(format, "w") == 0 && b.itemsize % 4 == 0) {
+        result = ucs4_buffer_column(c, &b, count);
+    } else {
+        PyErr_Format(PyExc_TypeError, "%s: expected strings, got an array of format '%s'", c->name,
+                     b.format ? b.format : "B");
+    }
+    PyBuffer_Release(&b);
+    return result;
+}
+
+/* ---- Arrow arrays ------------------------------------------------------------------------- */
+
+static int arrow_is_null(const struct ArrowArray *a, int64_t i) {
+    const uint8_t *validity = a->n_buffers > 0 ? a->buffers[0] : NULL;
+    if (!validity || a->null_count == 0) return 0;
+    int64_t bit = a->offset + i;
+    return !(validity[bit >> 3] & (1u << (bit & 7)));
+}
+
+/* Views of the `a->length` strings of one chunk, written at `views` (`row` = first row's index). */
+static int arrow_chunk_views(StringColumn *c, const char *format, const struct ArrowArray *a,
+                             rf_string_view *views, Py_ssize_t row) {
+    int large = format[0] == 'U' || format[0] == 'Z';
+    int view_layout = format[0] == 'v';
+    if (a->n_buffers < (view_layout ? 2 : 3)) {
+        PyErr_Format(PyExc_ValueError, "%s: malformed Arrow array (%lld buffers)", c->name, (long long)a->n_buffers);
+        return -1;
+    }
+    for (int64_t i = 0; i < a->length; i++) {
+        if (arrow_is_null(a, i)) {
+            PyErr_Format(PyExc_ValueError, "%s[%zd]: null value; expected a string", c->name, row + (Py_ssize_t)i);
+            return -1;
+        }
+        int64_t k = a->offset + i;
+        if (view_layout) {
+            /* 16-byte views: int32 length, then 12 inline bytes, or a 4-byte prefix, an int32
+             * buffer index (into buffers[2...]) and an int32 offset. */
+            const char *view = (const char *)a->buffers[1] + 16 * k;
+            int32_t length, index, offset;
+            memcpy(&length, view, 4);
+            if (length <= 12) {
+                views[i].data = view + 4;
+            } else {
+                memcpy(&index, view + 8, 4);
+                memcpy(&offset, view + 12, 4);
+                if (index < 0 || 2 + (int64_t)index >= a->n_buffers - 1 || offset < 0) {
+                    PyErr_Format(PyExc_ValueError, "%s[%zd]: malformed Arrow string view", c->name, row + (Py_ssize_t)i);
+                    return -1;
+                }
+                views[i].data = (const char *)a->buffers[2 + index] + offset;
+            }
+            views[i].length = length;
+        } else if (large) {
+            const int64_t *offsets = a->buffers[1];
+            views[i].data = (const char *)a->buffers[2] + offsets[k];
+            views[i].length = offsets[k + 1] - offsets[k];
+        } else {
+            const int32_t *offsets = a->buffers[1];
+            views[i].data = (const char *)a->buffers[2] + offsets[k];
+            views[i].length = offsets[k + 1] - offsets[k];
+        }
+        if (views[i].length < 0) {
+            PyErr_Format(PyExc_ValueError, "%s[%zd]: malformed Arrow offsets", c->name, row + (Py_ssize_t)i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int arrow_format_is_string(const char *format) {
+    return strcmp(format, "u") == 0 || strcmp(format, "U") == 0 || strcmp(format, "z") == 0 ||
+           strcmp(format, "Z") == 0 || strcmp(format, "vu") == 0 || strcmp(format, "vz") == 0;
+}
+
+static int arrow_check_format(StringColumn *c, const char *format) {
+    if (arrow_format_is_string(format)) return 0;
+    PyErr_Format(PyExc_TypeError,
+                 "%s: expected an Arrow string or binary array, got Arrow format '%s'%s", c->name, format,
+                 format[0] == '+' || strchr("cCsSiIlL", format[0]) ? " (decode dictionaries and nested types first)" : "");
+    return -1;
+}
+
+/* `obj.__arrow_c_array__()`: one array. A `large_string` without nulls is passed as Arrow's own
+ * offsets and data; the others as views. */
+static int arrow_array_column(StringColumn *c, PyObject *object, Py_ssize_t count) {
+    PyObject *pair = PyObject_CallMethod(object, "__arrow_c_array__", NULL);
+    if (!pair) return -1;
+    int result = -1;
+    PyObject *schema_capsule = NULL, *array_capsule = NULL;
+    if (!PyTuple_Check(pair) || PyTuple_Size(pair) != 2) {
+        PyErr_Format(PyExc_TypeError, "%s: __arrow_c_array__ did not return a (schema, array) pair", c->name);
+        goto done;
+    }
+    schema_capsule = PyTuple_GetItem(pair, 0);
+    array_capsule = PyTuple_GetItem(pair, 1);
+    struct ArrowSchema *schema = PyCapsule_GetPointer(schema_capsule, "arrow_schema");
+    struct ArrowArray *array = schema ? PyCapsule_GetPointer(array_capsule, "arrow_array") : NULL;
+    if (!array || arrow_check_format(c, schema->format) < 0) goto done;
+    if (array->length != count) {
+        PyErr_Format(PyExc_ValueError, "%s: %lld values for %zd rows", c->name, (long long)array->length, count);
+        goto done;
+    }
+    if (hold(c, pair) < 0) goto done; /* the capsules release the array when freed */
+    if (strcmp(schema->format, "U") == 0 && array->null_count == 0 && array->n_buffers >= 3) {
+        c->column.layout = RF_STRINGS_OFFSETS;
+        c->column.offsets = (const int64_t *)array->buffers[1] + array->offset;
+        c->column.data = array->buffers[2];
+        result = 0;
+    } else {
+        rf_string_view *views = allocate_views(c, count);
+        result = views ? arrow_chunk_views(c, schema->format, array, views, 0) : -1;
+    }
+done:
+    Py_DECREF(pair);
+    return result;
+}
+
+/* `obj.__arrow_c_stream__()`: chunks (a ChunkedArray, a polars Series) concatenated as views. */
+static int arrow_stream_column(StringColumn *c, PyObject *object, Py_ssize_t count) {
+    PyObject *capsule = PyObject_CallMethod(object, "__arrow_c_stream__", NULL);
+    if (!capsule) return -1;
+    int result = -1;
+    struct ArrowArrayStream *stream = PyCapsule_GetPointer(capsule, "arrow_array_stream");
+    struct ArrowSchema schema = {0};
+    if (!stream) goto done;
+    if (stream->get_schema(stream, &schema) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: Arrow stream: %s", c->name, stream->get_last_error(stream));
+        goto done;
+    }
+    if (arrow_check_format(c, schema.format) < 0) goto done;
+    rf_string_view *views = allocate_views(c, count);
+    if (!views) goto done;
+    Py_ssize_t filled = 0, capacity = 0;
+    for (;;) {
+        if (c->array_count == capacity) {
+            capacity = capacity ? 2 * capacity : 8;
+            struct ArrowArray *grown = realloc(c->arrays, sizeof *grown * (size_t)capacity);
+            if (!grown) { PyErr_NoMemory(); goto done; }
+            c->arrays = grown;
+        }
+        struct ArrowArray *chunk = &c->arrays[c->array_count];
+        memset(chunk, 0, sizeof *chunk);
+        if (stream->get_next(stream, chunk) != 0) {
+            PyErr_Format(PyExc_ValueError, "%s: Arrow stream: %s", c->name, stream->get_last_error(stream));
+            goto done;
+        }
+        if (!chunk->release) break; /* end of stream */
+        c->array_count++;
+        if (chunk->length > count - filled) {
+            PyErr_Format(PyExc_ValueError, "%s: more than %zd values for %zd rows", c->name, count, count);
+            goto done;
+        }
+        if (arrow_chunk_views(c, schema.format, chunk, views + filled, filled) < 0) goto done;
+        filled += (Py_ssize_t)chunk->length;
+    }
+    if (filled != count) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd values for %zd rows", c->name, filled, count);
+        goto done;
+    }
+    result = 0;
+done:
+    if (schema.release) schema.release(&schema);
+    Py_DECREF(capsule); /* releases the stream; the chunks we took stay ours until freed */
+    return result;
+}
+
+/* ---- Dispatch ----------------------------------------------------------------------------- */
+
+static PyObject *list_item(PyObject *list, Py_ssize_t i) { return PyList_GetItem(list, i); }
+static PyObject *tuple_item(PyObject *tuple, Py_ssize_t i) { return PyTuple_GetItem(tuple, i); }
+
+/* Fills `c` from `object` (None: the column is absent). */
+static int string_column(StringColumn *c, const char *name, PyObject *object, Py_ssize_t count) {
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->column.layout = RF_STRINGS_NONE;
+    if (object == Py_None) return 0;
+    if (PyObject_HasAttrString(object, "__arrow_c_array__")) return arrow_array_column(c, object, count);
+    if (PyObject_HasAttrString(object, "__arrow_c_stream__")) return arrow_stream_column(c, object, count);
+    if (PyList_Check(object) || PyTuple_Check(object)) {
+        Py_ssize_t n = PyList_Check(object) ? PyList_Size(object) : PyTuple_Size(object);
+        if (n != count) {
+            PyErr_Format(PyExc_ValueError, "%s: %zd values for %zd rows", name, n, count);
+            return -1;
+        }
+        return objects_column(c, object, count, PyList_Check(object) ? list_item : tuple_item);
+    }
+    int result = buffer_column(c, object, count);
+    if (result != 1) return result;
+    PyObject *list = PySequence_List(object);
+    if (!list) {
+        PyErr_Clear();
+        PyObject *type = PyType_GetName(Py_TYPE(object));
+        PyErr_Format(PyExc_TypeError, "%s: expected a sequence of str or bytes, got %U", name, type);
+        Py_XDECREF(type);
+        return -1;
+    }
+    result = hold(c, list);
+    Py_DECREF(list);
+    return result < 0 ? -1 : string_column(c, name, list, count);
+}
+
+/* ---- Numbers ------------------------------------------------------------------------------ */
+
+typedef struct {
+    Py_buffer buffer;
+    int held;
+} NumberColumn;
+
+/* A contiguous 1-D buffer of `count` items of `itemsize` bytes with format `format` (a
+ * NumPy array the Python side made with the right dtype); None gives NULL. */
+static int number_column(NumberColumn *n, const char *name, PyObject *object, Py_ssize_t count,
+                         const char *formats, Py_ssize_t itemsize, int writable, const void **out) {
+    memset(n, 0, sizeof *n);
+    *out = NULL;
+    if (object == Py_None) return 0;
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object, &n->buffer, flags) < 0) return -1;
+    n->held = 1;
+    const char *format = n->buffer.format ? n->buffer.format : "B";
+    if (*format == '<' || *format == '=' || *format == '@') format++;
+    if (n->buffer.ndim != 1 || n->buffer.shape[0] != count) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd values in one dimension", name, count);
+        return -1;
+    }
+    if (n->buffer.itemsize != itemsize || strlen(format) != 1 || !strchr(formats, format[0])) {
+        PyErr_Format(PyExc_TypeError, "%s: internal: buffer of format '%s'", name, n->buffer.format);
+        return -1;
+    }
+    *out = n->buffer.buf;
+    return 0;
+}
+
+static void number_column_free(NumberColumn *n) {
+    if (n->held) PyBuffer_Release(&n->buffer);
+    n->held = 0;
+}
+
+/* ---- score -------------------------------------------------------------------------------- */
+
+/* An option string: NULL for None. */
+static int option_text(PyObject *object, const char **out) {
+    *out = NULL;
+    if (object == Py_None) return 0;
+    *out = PyUnicode_AsUTF8AndSize(object, NULL);
+    return *out ? 0 : -1;
+}
+
+PyDoc_STRVAR(score_doc,
+"score(count, group, trajectory, step, state, state_key, reward, active, noop, action, options, outputs)\n"
+"--\n\n"
+"Appends `count` rows to a fresh batch and scores it (the engine of `rewardflow_engine.score`,\n"
+"which normalises the arguments first). Strings: list, tuple, NumPy O/S/U array, Arrow array\n"
+"or stream, or None (absent). Numbers: int64 step, float64 reward, uint64 state_key, uint8\n"
+"active/noop buffers or None. options: (operator, gamma, alpha, solver, tolerance,\n"
+"max_iterations, node_reward, advantage, step_weight). outputs: six writable float64 buffers\n"
+"or None, in the order of rf_outputs. Returns None, or (status, message) when the engine\n"
+"refuses the rows or the options.");
+
+static PyObject *score(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_ssize_t count;
+    PyObject *group, *trajectory, *step, *state, *state_key, *reward, *active, *noop, *action, *options, *outputs;
+    if (!PyArg_ParseTuple(args, "nOOOOOOOOOO!O!:score", &count, &group, &trajectory, &step, &state, &state_key,
+                          &reward, &active, &noop, &action, &PyTuple_Type, &options, &PyTuple_Type, &outputs))
+        return NULL;
+    if (count < 0) return PyErr_Format(PyExc_ValueError, "count: negative (%zd)", count);
+
+    PyObject *result = NULL;
+    StringColumn strings[4];
+    memset(strings, 0, sizeof strings);
+    enum { STEP, REWARD, KEY, ACTIVE, NOOP, OUT0 };
+    NumberColumn numbers[OUT0 + 6];
+    memset(numbers, 0, sizeof numbers);
+    const void *pointers[OUT0 + 6];
+    rf_batch *batch = NULL;
+
+    const char *operator_name, *solver, *node_reward, *advantage;
+    double gamma, alpha, tolerance, step_weight;
+    long long max_iterations;
+    PyObject *operator_object, *solver_object, *node_reward_object, *advantage_object;
+    if (!PyArg_ParseTuple(options, "OddOdLOOd:options", &operator_object, &gamma, &alpha, &solver_object,
+                          &tolerance, &max_iterations, &node_reward_object, &advantage_object, &step_weight))
+        return NULL;
+    if (option_text(operator_object, &operator_name) < 0 || option_text(solver_object, &solver) < 0 ||
+        option_text(node_reward_object, &node_reward) < 0 || option_text(advantage_object, &advantage) < 0)
+        return NULL;
+    if (PyTuple_Size(outputs) != 6) return PyErr_Format(PyExc_ValueError, "outputs: expected 6 entries");
+
+    if (string_column(&strings[0], "group", group, count) < 0 ||
+        string_column(&strings[1], "trajectory", trajectory, count) < 0 ||
+        string_column(&strings[2], "state", state, count) < 0 ||
+        string_column(&strings[3], "action", action, count) < 0)
+        goto done;
+    if (strings[0].column.layout == RF_STRINGS_NONE || strings[1].column.layout == RF_STRINGS_NONE) {
+        PyErr_SetString(PyExc_TypeError, "group and trajectory are required");
+        goto done;
+    }
+    if (number_column(&numbers[STEP], "step", step, count, "lq", 8, 0, &pointers[STEP]) < 0 ||
+        number_column(&numbers[REWARD], "reward", reward, count, "d", 8, 0, &pointers[REWARD]) < 0 ||
+        number_column(&numbers[KEY], "state", state_key, count, "LQ", 8, 0, &pointers[KEY]) < 0 ||
+        number_column(&numbers[ACTIVE], "active", active, count, "B?", 1, 0, &pointers[ACTIVE]) < 0 ||
+        number_column(&numbers[NOOP], "noop", noop, count, "B?", 1, 0, &pointers[NOOP]) < 0)
+        goto done;
+    for (int k = 0; k < 6; k++)
+        if (number_column(&numbers[OUT0 + k], "outputs", PyTuple_GetItem(outputs, k), count, "d", 8, 1,
+                          &pointers[OUT0 + k]) < 0)
+            goto done;
+
+    rf_columns columns = {
+        .count = (size_t)count,
+        .group = strings[0].column, .trajectory = strings[1].column,
+        .state = strings[2].column, .action = strings[3].column,
+        .state_key = pointers[KEY], .step = pointers[STEP], .reward = pointers[REWARD],
+        .active = pointers[ACTIVE], .noop = pointers[NOOP],
+    };
+    rf_options engine_options;
+    rf_options_init(&engine_options);
+    if (operator_name) engine_options.operator_name = operator_name;
+    if (solver) engine_options.solver = solver;
+    if (node_reward) engine_options.node_reward = node_reward;
+    engine_options.advantage = advantage;
+    engine_options.gamma = gamma;
+    engine_options.alpha = alpha;
+    engine_options.tolerance = tolerance;
+    engine_options.max_iterations = max_iterations;
+    engine_options.step_weight = step_weight;
+    rf_outputs engine_outputs = {
+        .capacity = (size_t)count,
+        .value = (double *)pointers[OUT0], .step_reward = (double *)pointers[OUT0 + 1],
+        .step_reward_abs = (double *)pointers[OUT0 + 2], .episode_advantage = (double *)pointers[OUT0 + 3],
+        .step_advantage = (double *)pointers[OUT0 + 4], .advantage = (double *)pointers[OUT0 + 5],
+    };
+
+    int borrows = 0;
+    for (int k = 0; k < 4; k++) borrows |= strings[k].borrows_objects;
+    rf_status status;
+    const char *message = "";
+    PyThreadState *thread = borrows ? NULL : PyEval_SaveThread();
+    status = rf_batch_create(&batch);
+    if (status == RF_OK) status = rf_batch_append_columns(batch, &columns);
+    if (thread == NULL) thread = PyEval_SaveThread();
+    if (status == RF_OK) status = rf_score(batch, &engine_options, &engine_outputs);
+
+    if (status != RF_OK) message = rf_last_error();
+    PyEval_RestoreThread(thread);
+    result = status == RF_OK ? Py_NewRef(Py_None) : Py_BuildValue("(is)", (int)status, message);
+
+done:
+    rf_batch_destroy(batch);
+    for (int k = 0; k < 4; k++) string_column_free(&strings[k]);
+    for (int k = 0; k < OUT0 + 6; k++) number_column_free(&numbers[k]);
+    return result;
+}
+
+static PyObject *version(PyObject *module, PyObject *unused) {
+    (void)module; (void)unused;
+    return PyUnicode_FromString(rf_version());
+}
+
+static PyObject *abi_version(PyObject *module, PyObject *unused) {
+    (void)module; (void)unused;
+    return PyLong_FromLong(rf_abi_version());
+}
+
+static PyObject *operators(PyObject *module, PyObject *unused) {
+    (void)module; (void)unused;
+    return PyUnicode_FromString(rf_operators());
+}
+
+static PyMethodDef methods[] = {
+    {"score", score, METH_VARARGS, score_doc},
+    {"version", version, METH_NOARGS, "The engine's version, \"MAJOR.MINOR.PATCH\"."},
+    {"abi_version", abi_version, METH_NOARGS, "The engine's RF_ABI_VERSION."},
+    {"operators", operators, METH_NOARGS, "The engine's operators, comma-separated."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int exec_module(PyObject *module) {
+    if (rf_abi_version() != RF_ABI_VERSION) {
+        PyErr_Format(PyExc_ImportError, "librewardflow has C ABI version %d, this module was built for %d",
+                     (int)rf_abi_version(), RF_ABI_VERSION);
+        return -1;
+    }
+    if (PyModule_AddIntConstant(module, "ABI_VERSION", RF_ABI_VERSION) < 0) return -1;
+    return 0;
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
+    {0, NULL},
+};
+
+static struct PyModuleDef definition = {
+    PyModuleDef_HEAD_INIT, "_core", "The native core of rewardflow_engine (see its score).", 0, methods, slots,
+    NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&definition); }

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Scoring from Python: the native binding against the previous ctypes path, side by side.
+
+Both paths call the same librewardflow.so (the one inside the installed rewardflow_engine),
+so the ratio is what the binding costs. The ctypes path is the previous binding's method,
+restated here: every string column encoded to UTF-8, joined, offsets by cumsum, then
+`rf_batch_append` + `rf_score` through ctypes.
+
+Batches come from `rewardflow synth` (seeded): the 1M-row batch (3800 groups x 8 rollouts x 50
+steps) as NumPy object arrays of str (float32 rewards, bool active, as a trainer holds them) and
+as pyarrow arrays, and the paper batch (16 x 8 x 50). Reports medians of alternating runs and
+checks that both paths give the same bytes.
+
+    .venv/bin/python scripts/bench_python.py --bin .build/release/rewardflow --repeat 7
+"""
+import argparse
+import ctypes
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import orjson
+
+import rewardflow_engine as rf
+
+
+class Strings(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_char_p), ("offsets", ctypes.c_void_p)]
+
+
+class Rows(ctypes.Structure):
+    _fields_ = [("count", ctypes.c_size_t), ("group", Strings), ("trajectory", Strings), ("step", ctypes.c_void_p),
+                ("state", Strings), ("state_key", ctypes.c_void_p), ("action", Strings), ("reward", ctypes.c_void_p),
+                ("active", ctypes.c_void_p), ("noop", ctypes.c_void_p)]
+
+
+class Options(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("operator_name", ctypes.c_char_p), ("gamma", ctypes.c_double),
+                ("alpha", ctypes.c_double), ("solver", ctypes.c_char_p), ("tolerance", ctypes.c_double),
+                ("max_iterations", ctypes.c_int64), ("node_reward", ctypes.c_char_p), ("advantage", ctypes.c_char_p),
+                ("step_weight", ctypes.c_double)]
+
+
+class Outputs(ctypes.Structure):
+    _fields_ = [("capacity", ctypes.c_size_t)] + [(name, ctypes.c_void_p) for name in (
+        "value", "step_reward", "step_reward_abs", "episode_advantage", "step_advantage", "advantage")]
+
+
+LIB = ctypes.CDLL(rf.library_path)
+LIB.rf_batch_append.argtypes = [ctypes.c_void_p, ctypes.POINTER(Rows)]
+LIB.rf_score.argtypes = [ctypes.c_void_p, ctypes.POINTER(Options), ctypes.POINTER(Outputs)]
+LIB.rf_batch_create.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+LIB.rf_batch_destroy.argtypes = [ctypes.c_void_p]
+LIB.rf_options_init.argtypes = [ctypes.POINTER(Options)]
+
+
+def ctypes_strings(values, count):
+    """The previous binding's string column: encode, join, int64 offsets."""
+    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    encoded = [value.encode("utf-8", "surrogatepass") for value in values]
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=count), out=offsets[1:])
+    data = b"".join(encoded)
+    return Strings(data, offsets.ctypes.data), (data, offsets)
+
+
+def ctypes_score(group, trajectory, step, state, reward, active, advantage):
+    n = len(reward)
+    keep = []
+    rows = Rows(count=n)
+    for name, values in (("group", group), ("trajectory", trajectory), ("state", state)):
+        column, buffers = ctypes_strings(values, n)
+        setattr(rows, name, column)
+        keep.append(buffers)
+    steps = np.ascontiguousarray(step, dtype=np.int64)
+    rewards = np.ascontiguousarray(reward, dtype=np.float64)
+    flags = np.ascontiguousarray(active, dtype=np.bool_).view(np.uint8)
+    rows.step, rows.reward, rows.active = steps.ctypes.data, rewards.ctypes.data, flags.ctypes.data
+    options = Options()
+    LIB.rf_options_init(ctypes.byref(options))
+    options.advantage = advantage.encode()
+    result = {name: np.empty(n) for name, _ in Outputs._fields_[1:]}
+    outputs = Outputs(capacity=n, **{name: a.ctypes.data for name, a in result.items()})
+    batch = ctypes.c_void_p()
+    LIB.rf_batch_create(ctypes.byref(batch))
+    try:
+        if LIB.rf_batch_append(batch, ctypes.byref(rows)) or LIB.rf_score(batch, ctypes.byref(options), ctypes.byref(outputs)):
+            raise RuntimeError("engine refused the batch")
+    finally:
+        LIB.rf_batch_destroy(batch)
+    return result
+
+
+def load(path):
+    rows = [orjson.loads(line) for line in open(path, "rb")]
+    return dict(
+        group=np.array([r["group"] for r in rows], dtype=object),
+        trajectory=np.array([r["trajectory"] for r in rows], dtype=object),
+        step=np.array([r["step"] for r in rows], dtype=np.int64),
+        state=np.array([r["state"] for r in rows], dtype=object),
+        reward=np.array([r["reward"] for r in rows], dtype=np.float32),
+        active=np.array([r["active"] for r in rows], dtype=bool))
+
+
+def timed(function, repeat):
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", default=".build/release/rewardflow", help="the rewardflow CLI (for `synth`)")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--groups", type=int, default=3800, help="groups of the large batch (3800: 1,012,121 rows)")
+    args = parser.parse_args()
+    import pyarrow as pa
+
+    with tempfile.TemporaryDirectory() as folder:
+        batches = {}
+        for name, groups in (("large", args.groups), ("paper", 16)):
+            path = os.path.join(folder, f"{name}.jsonl")
+            subprocess.run([args.bin, "synth", "--groups", str(groups), "--rollouts", "8", "--max-steps", "50",
+                            "--seed", "7", "-o", path, "--quiet"], check=True)
+            batches[name] = load(path)
+    large, paper = batches["large"], batches["paper"]
+    arrow = {k: pa.array(v.tolist()) if v.dtype == object else v for k, v in large.items()}
+    print(f"engine {rf.version()} at {rf.library_path}; Python {sys.version.split()[0]}; "
+          f"{len(large['reward']):,} and {len(paper['reward']):,} rows; {args.repeat} alternating runs each")
+
+    cases = [
+        ("1M rows, NumPy object arrays", large, args.repeat, 1),
+        ("1M rows, pyarrow arrays", arrow, args.repeat, 1),
+        ("paper batch, NumPy object arrays", paper, args.repeat, 200),
+    ]
+    for label, columns, repeat, inner in cases:
+        native_times, ctypes_times = [], []
+        for _ in range(repeat):
+            t, native = timed(lambda: [rf.score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
+            native_times.append(t[0] / inner)
+            if columns is not arrow:
+                t, old = timed(lambda: [ctypes_score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
+                ctypes_times.append(t[0] / inner)
+                assert all(np.array_equal(native[k], old[k]) for k in native), "the two paths disagree"
+        native_median = statistics.median(native_times)
+        line = f"{label:36s} native {native_median * 1e3:9.3f} ms (min {min(native_times) * 1e3:.3f})"
+        if ctypes_times:
+            ctypes_median = statistics.median(ctypes_times)
+            line += f"   ctypes {ctypes_median * 1e3:9.3f} ms   ratio {ctypes_median / native_median:5.1f}x"
+        else:
+            line += "   (the ctypes path took no Arrow arrays)"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
