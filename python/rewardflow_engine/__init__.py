@@ -56,10 +56,13 @@ def _import_error(error: ImportError) -> ImportError:
 # $REWARDFLOW_LIBRARY names another librewardflow.so (a fresh CMake build): loaded first, it
 # satisfies _core's dependency on librewardflow.so.0 (the loader matches sonames).
 _given = os.environ.get("REWARDFLOW_LIBRARY")
-if _given:
-    import ctypes
-    ctypes.CDLL(_given, mode=ctypes.RTLD_GLOBAL)
 try:
+    if _given:
+        import ctypes
+        try:
+            ctypes.CDLL(_given, mode=ctypes.RTLD_GLOBAL)
+        except OSError as _error:
+            raise ImportError(f"REWARDFLOW_LIBRARY={_given}: {_error}") from _error
     from . import _core
 except ImportError as _error:
     raise _import_error(_error) from _error

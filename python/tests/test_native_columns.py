@@ -232,3 +232,23 @@ def test_metadata():
     assert rewardflow.__version__ == rewardflow.version()
     assert rewardflow.__version__.count(".") == 2
     assert set(rewardflow.operators()) >= {"max-decay", "trajectory-return"}
+
+
+def test_import_errors_name_the_missing_library_and_its_package():
+    from rewardflow_engine import _import_error
+    error = _import_error(ImportError(
+        "libcholmod.so.3: cannot open shared object file: No such file or directory"))
+    assert "needs libcholmod.so.3" in str(error) and "apt-get install libcholmod3" in str(error)
+    error = _import_error(ImportError("librewardflow.so.0: cannot open shared object file: No such file"))
+    assert "reinstall the package" in str(error)
+    other = ImportError("something else")
+    assert _import_error(other) is other
+
+
+def test_a_bad_library_override_is_an_import_error_naming_it():
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", "import rewardflow_engine"], capture_output=True, text=True,
+                         env={"REWARDFLOW_LIBRARY": "/nonexistent/librewardflow.so", "PATH": "/usr/bin:/bin"})
+    assert run.returncode != 0
+    assert "ImportError" in run.stderr and "/nonexistent/librewardflow.so" in run.stderr
