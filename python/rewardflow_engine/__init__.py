@@ -159,9 +159,47 @@ def _numbers(values: Any, name: str, count: int, dtype: type, kinds: str) -> np.
 
 
 def _flags(values: Any, name: str, count: int) -> Optional[np.ndarray]:
+    """A bool column as uint8: bools, or integers that are all 0 or 1 (no strings, floats, None)."""
     if values is None:
         return None
-    return _numbers(values, name, count, np.bool_, "biuf").view(np.uint8)
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name}: expected a column of bools, got a single {type(values).__name__}")
+    array = _array(values)
+    if array.dtype == object:
+        array = np.array(array.tolist())
+    if array.ndim != 1 or array.shape[0] != count:
+        raise ValueError(f"{name}: shape {array.shape} for {count} rows")
+    if array.size and array.dtype.kind not in "biu":
+        raise TypeError(f"{name}: expected bools (or 0/1 integers), got dtype {array.dtype}")
+    if array.dtype.kind in "iu" and array.size:
+        bad = np.flatnonzero((array != 0) & (array != 1))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}]: expected a bool (or 0/1), got {array[bad[0]]}")
+    return np.ascontiguousarray(array, dtype=np.bool_).view(np.uint8)
+
+
+def _text_option(value: Any, name: str, optional: bool = False) -> Optional[str]:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected str, got {type(value).__name__}")
+    if "\0" in value:
+        raise ValueError(f"{name}: contains a NUL character")
+    return value
+
+
+def _real_option(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def _int_option(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+    if not -2**63 <= int(value) < 2**63:
+        raise InvalidParameterError(f"{name}: {value} is outside the 64-bit range", 2)
+    return int(value)
 
 
 def _state_keys(state: Any, count: int) -> Optional[np.ndarray]:
@@ -222,6 +260,13 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     message on bad rows or options, ``TypeError`` / ``ValueError`` naming the column (and row)
     for columns of the wrong type or length.
     """
+    for name, column in (("group", group), ("trajectory", trajectory), ("state", state), ("action", action)):
+        if isinstance(column, (str, bytes)):
+            raise TypeError(f"{name}: expected a column (one value per row), got a single {type(column).__name__}")
+    options = (_text_option(operator, "operator"), _real_option(gamma, "gamma"), _real_option(alpha, "alpha"),
+               _text_option(solver, "solver"), _real_option(tolerance, "tolerance"),
+               _int_option(max_iterations, "max_iterations"), _text_option(node_reward, "node_reward"),
+               _text_option(advantage, "advantage", optional=True), _real_option(step_weight, "step_weight"))
     rewards = _array(reward)
     if rewards.ndim != 1:
         raise ValueError(f"reward: expected a 1-D array, got shape {rewards.shape}")
@@ -233,9 +278,7 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     result = {name: np.empty(n, dtype=np.float64) for name in names}
     failure = _core.score(
         n, _strings(group), _strings(trajectory), steps, None if keys is not None else _strings(state),
-        keys, rewards, _flags(active, "active", n), _flags(noop, "noop", n), _strings(action),
-        (operator, float(gamma), float(alpha), solver, float(tolerance), int(max_iterations),
-         node_reward, advantage, float(step_weight)),
+        keys, rewards, _flags(active, "active", n), _flags(noop, "noop", n), _strings(action), options,
         tuple(result.get(name) for name in _OUTPUTS))
     if failure is not None:
         status, message = failure

@@ -124,7 +124,7 @@ def test_number_columns(spelling):
 
 
 @pytest.mark.parametrize("active", [
-    np.ones(N, dtype=np.uint8), np.ones(N, dtype=np.float64), [1] * N, pd.Series([True] * N),
+    np.ones(N, dtype=np.uint8), [1] * N, pd.Series([True] * N),
     DLPackOnly(np.ones(N, dtype=bool)), pa.array([True] * N)])
 def test_flag_columns(active):
     check(run(active=active))
@@ -252,3 +252,32 @@ def test_a_bad_library_override_is_an_import_error_naming_it():
                          env={"REWARDFLOW_LIBRARY": "/nonexistent/librewardflow.so", "PATH": "/usr/bin:/bin"})
     assert run.returncode != 0
     assert "ImportError" in run.stderr and "/nonexistent/librewardflow.so" in run.stderr
+
+
+@pytest.mark.parametrize("columns, options, error, message", [
+    (dict(active=["false"] * 7), {}, TypeError, "active: expected bools"),
+    (dict(active=[True, None] + [True] * 5), {}, TypeError, "active: expected bools"),
+    (dict(active=[1.0, float("nan")] + [1.0] * 5), {}, TypeError, "active: expected bools"),
+    (dict(noop=["no"] * 7), {}, TypeError, "noop: expected bools"),
+    (dict(active=[1, 2, 1, 1, 1, 1, 1]), {}, ValueError, r"active\[1\]: expected a bool \(or 0/1\), got 2"),
+    (dict(active="true"), {}, TypeError, "active: expected a column of bools, got a single str"),
+    (dict(state="ABCDEFG"), {}, TypeError, "state: expected a column .*got a single str"),
+    (dict(group=b"gggggggg"), {}, TypeError, "group: expected a column .*got a single bytes"),
+    (dict(reward=["0.5"] * 7), {}, TypeError, "reward: expected numbers"),
+    (dict(reward=[1j] * 7), {}, TypeError, "reward: expected numbers"),
+    ({}, dict(operator="max-decay\0x"), ValueError, "operator: contains a NUL character"),
+    ({}, dict(operator=None), TypeError, "operator: expected str, got NoneType"),
+    ({}, dict(solver=3), TypeError, "solver: expected str, got int"),
+    ({}, dict(gamma="0.9"), TypeError, "gamma: expected a real number, got str"),
+    ({}, dict(gamma=True), TypeError, "gamma: expected a real number, got bool"),
+    ({}, dict(max_iterations=2**64 + 5), rewardflow.InvalidParameterError, "max_iterations: .* outside the 64-bit range"),
+    ({}, dict(max_iterations=10.5), TypeError, "max_iterations: expected an integer, got float"),
+])
+def test_coercions_are_refused(columns, options, error, message):
+    base = dict(group=GROUP, trajectory=TRAJECTORY, step=STEP, state=STATE, reward=REWARD, active=ACTIVE)
+    with pytest.raises(error, match=message):
+        rewardflow.score(**{**base, **columns}, **options)
+
+
+def test_zero_one_integer_flags_are_bools():
+    check(run(active=np.ones(N, dtype=np.int64)))
