@@ -24,7 +24,10 @@ Differences from the reference, all on inputs where it is wrong or crashes:
   and the key, instead of ``KeyError`` / ``IndexError`` or a silent mix-up; nothing is printed.
 """
 import math
+from itertools import chain, repeat
+from itertools import count as _naturals
 from numbers import Number
+from operator import itemgetter, truth
 
 import numpy as np
 
@@ -74,10 +77,15 @@ class _Interner:
 
     def keys(self, values):
         ids = self.ids
-        try:  # the common case: str (or other hashable) states
-            return [ids.setdefault(v, len(ids)) if type(v) is str else self.key(v) for v in values]
-        except TypeError:
-            return [self.key(v) for v in values]
+        try:  # hashable states (str, numbers, tuples): dict-speed interning
+            if not ids:
+                ids.update(zip(dict.fromkeys(values), _naturals()))
+            else:
+                for v in dict.fromkeys(values):
+                    ids.setdefault(v, len(ids))
+            return np.fromiter(map(ids.__getitem__, values), dtype=np.uint64, count=len(values))
+        except TypeError:  # some state is unhashable (ndarray, list, dict): its _hashable key
+            return np.fromiter(map(self.key, values), dtype=np.uint64, count=len(values))
 
     def key(self, value):
         ids = self.ids
@@ -209,104 +217,133 @@ def apply_rewardflow_propagation(total_batch_list, config, tokenizer, envs, *, n
     if len(raw_state_list) != count or len(raw_action_list) != count:
         raise ValueError(f"envs.state_preprocess: returned {len(raw_state_list)} state and "
                          f"{len(raw_action_list)} action sequences for {count} trajectories")
+    if count == 0:
+        return total_batch_list
 
-    # Pass 1: one engine row per entry of the state sequences.
-    groups = _Interner()
-    states = _Interner()
-    state_objs = []       # per trajectory: its state objects (to recognise its anchor_obs)
-    lengths = np.empty(count, dtype=np.int64)
-    group_of = np.empty(count, dtype=np.int64)
-    keys, rewards, noops = [], [], []
-    nothing = {}          # text -> "Nothing happens" in text (the ALFWorld rule)
-    for i in range(count):
-        traj = total_batch_list[i]
-        seq = raw_state_list[i]
-        where = f"total_batch_list[{i}]"
-        if not traj:
-            raise ValueError(f"{where}: empty trajectory")
-        try:
-            uid = traj[0]["uid"]
-        except (KeyError, TypeError):
-            raise _row_error(f"{where}[0]", "uid", "missing") from None
-        try:
-            group_of[i] = groups.key(uid)
-            objs = [entry["state"] for entry in seq]
-            seq_rewards = [entry["reward"] for entry in seq]
-        except (KeyError, TypeError):
-            raise ValueError(f"envs.state_preprocess: sequence {i}: every entry needs 'state' "
-                             "and 'reward'") from None
-        length = len(objs)
+    # Pass 1: one engine row per entry of the state sequences (flat lists, then NumPy).
+    lengths = [len(seq) for seq in raw_state_list]
+    try:
+        entries = [entry for seq in raw_state_list for entry in seq]
+        objs = list(map(_STATE, entries))
+        seq_rewards = list(map(_REWARD, entries))
+    except (KeyError, TypeError):
+        raise ValueError("envs.state_preprocess: every state entry needs 'state' and 'reward'") from None
+    for i, (length, actions) in enumerate(zip(lengths, raw_action_list)):
         if length == 0:
             raise ValueError(f"envs.state_preprocess: sequence {i} is empty")
-        actions = raw_action_list[i]
         if len(actions) < length - 1:
             raise ValueError(f"envs.state_preprocess: sequence {i}: {len(actions)} actions for "
                              f"{length} states")
-        lengths[i] = length
-        state_objs.append(objs)
-        keys.extend(states.keys(objs))
-        # Row j's reward is the reward of the action out of s_j: the reward s_{j+1} carries.
-        rewards.extend(seq_rewards[1:])
-        rewards.append(0.0)
-        if rule is alfworld_noop:
-            noops.extend(
-                [a in _ALFWORLD_LOOK or "examine" in a or _has_nothing(nothing, objs[j + 1])
-                 for j, a in enumerate(actions[:length - 1])])
-            noops.append(False)
-        elif rule is not None:
-            noops.extend([bool(rule(actions[j], objs[j], objs[j + 1])) for j in range(length - 1)])
-            noops.append(False)
-
-    n = len(keys)
+    try:
+        uids = [traj[0]["uid"] for traj in total_batch_list]
+    except (KeyError, IndexError, TypeError):
+        raise _diagnose(total_batch_list) or ValueError("total_batch_list: bad trajectory") from None
+    group_of = _Interner().keys(uids).astype(np.int64)
+    states = _Interner()
+    keys = states.keys(objs)
+    n = len(objs)
+    lengths = np.array(lengths, dtype=np.int64)
     offsets = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    traj_row = np.repeat(np.arange(count), lengths)
-    step = np.arange(n, dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    starts, ends = offsets[:-1], offsets[1:]
     try:
-        reward = np.array(rewards, dtype=np.float64)
+        sequence_reward = np.array(seq_rewards, dtype=np.float64)
     except (TypeError, ValueError):
-        reward = None
-    if reward is None or not np.isfinite(reward).all():
-        bad = next(r for r, x in enumerate(rewards) if not _finite(x))
-        i = int(traj_row[bad])
-        raise ValueError(f"envs.state_preprocess: sequence {i} entry {int(step[bad]) + 1}: "
-                         f"reward: not a finite number ({rewards[bad]!r})")
-    group_names = [str(g) for g in range(len(groups.ids))]
+        sequence_reward = np.array([x if _finite(x) else np.nan for x in seq_rewards])
+    # Row j's reward is the one of the action out of s_j: the reward s_{j+1} carries.
+    reward = np.empty(n, dtype=np.float64)
+    reward[:-1] = sequence_reward[1:]
+    reward[ends - 1] = 0.0
+    if not np.isfinite(reward).all():
+        row = int(np.flatnonzero(~np.isfinite(reward))[0]) + 1
+        i = int(np.searchsorted(ends, row, side="right"))
+        raise ValueError(f"envs.state_preprocess: sequence {i} entry {row - int(starts[i])}: "
+                         f"reward: not a finite number ({seq_rewards[row]!r})")
+    if (sequence_reward[starts] != 0).any():
+        i = int(np.flatnonzero(sequence_reward[starts] != 0)[0])
+        raise ValueError(f"envs.state_preprocess: sequence {i} entry 0: reward: must be 0 "
+                         f"(the first state carries no reward), got {seq_rewards[int(starts[i])]!r}")
+    noops = None
+    if rule is not None:
+        noops = []
+        nothing = {}  # text -> "Nothing happens" in text (the ALFWorld rule)
+        for i, actions in enumerate(raw_action_list):
+            base, length = int(starts[i]), int(lengths[i])
+            if rule is alfworld_noop:
+                noops.extend([a in _ALFWORLD_LOOK or "examine" in a
+                              or _has_nothing(nothing, objs[base + j + 1])
+                              for j, a in enumerate(actions[:length - 1])])
+            else:
+                noops.extend([bool(rule(actions[j], objs[base + j], objs[base + j + 1]))
+                              for j in range(length - 1)])
+            noops.append(False)
+        noops = np.array(noops, dtype=np.bool_)
+    names = [str(g) for g in range(int(group_of.max()) + 1)] if count else []
+    row_group = np.repeat(group_of, lengths)
     out = score(
-        [group_names[g] for g in np.repeat(group_of, lengths).tolist()],
-        [str(t) for t in traj_row.tolist()], step, np.array(keys, dtype=np.uint64), reward,
-        noop=np.array(noops, dtype=np.bool_) if rule is not None else None,
-        operator="max-decay", gamma=gamma)
-    values = out["value"].tolist()
+        [names[g] for g in row_group.tolist()],
+        list(chain.from_iterable(repeat(str(i), int(m)) for i, m in enumerate(lengths.tolist()))),
+        np.arange(n, dtype=np.int64) - np.repeat(starts, lengths),
+        keys, reward, noop=noops, operator="max-decay", gamma=gamma)
+    value = out["value"]
+    values = value.tolist()
+    step_reward = np.empty(n, dtype=np.float64)
+    step_reward[:-1] = value[1:] - value[:-1]
+    step_rewards = step_reward.tolist()
 
-    # Pass 2: step rewards from the values at the trajectory's anchor_obs, written into dicts.
-    at = _Lookup(values, keys, group_of, lengths, states)
-    for i in range(count):
+    # Pass 2: write the step rewards, V(anchor_obs[j+1]) - V(anchor_obs[j]), into the dicts.
+    at = _Lookup(values, keys, row_group, states, group_of)
+    for i, base, length in zip(range(count), starts.tolist(), lengths.tolist()):
         traj = total_batch_list[i]
-        objs = state_objs[i]
-        base = int(offsets[i])
-        length = len(objs)
-        last = len(traj) - 1
-        prev = None
-        for j, step_dict in enumerate(traj):
-            try:
-                if j < last and step_dict["active_masks"]:
-                    if prev is None:
-                        prev = at.value(traj, i, 0, objs, base)
-                    if j + 1 < length and traj[j + 1]["anchor_obs"] is objs[j + 1]:
-                        cur = values[base + j + 1]
-                    else:
-                        cur = at.value(traj, i, j + 1, objs, base)
-                    step_dict["step_rewards"] = cur - prev
-                    step_dict["step_rewards_abs"] = cur
-                    prev = cur
-                else:
-                    last = -1  # the first inactive step ends the range
-                    step_dict["step_rewards"] = step_dict["rewards"]
-                    step_dict["step_rewards_abs"] = step_dict["rewards"]
-            except KeyError as error:
-                raise _row_error(f"total_batch_list[{i}][{j}]", error.args[0], "missing") from None
+        try:
+            last = len(traj) - 1
+            active = list(map(truth, map(_ACTIVE, traj)))
+            try:  # steps 0..k-1 get new rewards: k = min(first inactive step, len - 1)
+                k = active.index(False, 0, last)
+            except ValueError:
+                k = last
+            # Fast path: steps 0..k have their own state entries as anchor_obs (the same
+            # objects: every reference manager but Webshop's); else the exact loop below.
+            if k < length and list(map(_ANCHOR, traj[:k + 1])) == objs[base:base + k + 1]:
+                for step, r, v in zip(traj, step_rewards[base:base + k], values[base + 1:base + k + 1]):
+                    step["step_rewards"] = r
+                    step["step_rewards_abs"] = v
+                for step in traj[k:]:
+                    r = step["rewards"]
+                    step["step_rewards"] = r
+                    step["step_rewards_abs"] = r
+                continue
+        except (KeyError, TypeError, ValueError):
+            pass  # the exact loop names the row and the key
+        _write_exact(traj, i, at, objs, base, length)
     return total_batch_list
+
+
+_ACTIVE = itemgetter("active_masks")
+_ANCHOR = itemgetter("anchor_obs")
+_STATE = itemgetter("state")
+_REWARD = itemgetter("reward")
+
+
+def _write_exact(traj, i, at, objs, base, length):
+    """Trajectory i step by step as the reference reads it (anchor_obs looked up by value)."""
+    prev = None
+    last = len(traj) - 1
+    for j, step in enumerate(traj):
+        try:
+            if j < last and step["active_masks"]:
+                if prev is None:
+                    prev = at.value(traj, i, 0, objs, base, length)
+                cur = at.value(traj, i, j + 1, objs, base, length)
+                step["step_rewards"] = cur - prev
+                step["step_rewards_abs"] = cur
+                prev = cur
+            else:
+                last = -1  # the first inactive step ends the range
+                step["step_rewards"] = step["rewards"]
+                step["step_rewards_abs"] = step["rewards"]
+        except KeyError as error:
+            raise _row_error(f"total_batch_list[{i}][{j}]", error.args[0], "missing") from None
 
 
 def _finite(x):
@@ -336,22 +373,21 @@ def _same_state(a, b):
 
 
 class _Lookup:
-    """V(anchor_obs) in a trajectory's group: the value of its own state row when the anchor_obs
-    is that row's state, else of the group's first row with that state."""
+    """V(anchor_obs) in a trajectory's group: the value of its own state entry when the
+    anchor_obs is that entry's state, else of the group's first entry with that state."""
 
-    def __init__(self, values, keys, group_of, lengths, states):
-        self.values, self.keys, self.group_of = values, keys, group_of
-        self.lengths, self.states = lengths, states
+    def __init__(self, values, keys, row_group, states, group_of):
+        self.values, self.keys, self.row_group = values, keys, row_group
+        self.states, self.group_of = states, group_of
         self.rows = None
 
-    def value(self, traj, i, j, objs, base):
+    def value(self, traj, i, j, objs, base, length):
         anchor = traj[j]["anchor_obs"]
-        if j < len(objs) and (anchor is objs[j] or _same_state(anchor, objs[j])):
+        if j < length and (anchor is objs[base + j] or _same_state(anchor, objs[base + j])):
             return self.values[base + j]
         if self.rows is None:  # (group, state key) -> first row, built on first need
             self.rows = {}
-            row_groups = np.repeat(self.group_of, self.lengths).tolist()
-            for row, pair in enumerate(zip(row_groups, self.keys)):
+            for row, pair in enumerate(zip(self.row_group.tolist(), self.keys.tolist())):
                 self.rows.setdefault(pair, row)
         try:
             key = self.states.ids.get(_hashable(anchor))
@@ -378,9 +414,12 @@ def compute_rewardflow_outcome_advantage(token_level_rewards, step_rewards, resp
     with ``mean_std_norm``, ``(score_i - mean_g) / (std_g + epsilon)``, ``std`` unbiased (a group
     of one row: mean 0, std 1). The step advantage ``A_s`` applies the same normalisation to
     ``step_rewards`` within the rows that share ``(index, anchor_obs)`` (a step group of one row
-    gets 0). Returns ``(scores, scores)`` with ``scores = A_e * response_mask +
-    step_advantage_w * A_s * response_mask`` of shape ``(bs, response_length)``, in the type,
-    dtype and device of ``token_level_rewards`` (torch tensors or NumPy arrays).
+    gets 0). Returns ``(scores, scores)`` with ``scores = (A_e + step_advantage_w * A_s) *
+    response_mask`` of shape ``(bs, response_length)`` (the reference's ``A_e * mask + w * A_s
+    * mask``; the sums are exact, the advantages rounded once to the output dtype), in the
+    type, dtype and device of ``token_level_rewards``: torch tensors (any device; torch's type
+    promotion with the mask, as in the reference) or NumPy arrays (float dtype kept; integer
+    rewards give float64).
     ``traj_index`` is checked and, as in the reference, not used.
     """
     if mode == "mean_std_norm":
@@ -426,12 +465,12 @@ def compute_rewardflow_outcome_advantage(token_level_rewards, step_rewards, resp
     # trajectory's last row keeps as its step_reward). Only the episode rows' episode
     # advantage and the step rows' step advantage are used.
     groups = _Interner()
-    group_ids = groups.keys(_column_values(index))
+    group_ids = groups.keys(_column_values(index)).tolist()
     obs_keys = _Interner().keys(_column_values(anchor_obs))
     names = [str(g) for g in range(len(groups.ids))]
     group = [f"e{names[g]}" for g in group_ids] + [f"s{names[g]}" for g in group_ids]
     rows = [str(r) for r in range(bs)]
-    state = np.concatenate([np.arange(bs, dtype=np.uint64), np.array(obs_keys, dtype=np.uint64)])
+    state = np.concatenate([np.arange(bs, dtype=np.uint64), obs_keys])
     std_mode = mode == "mean_std_norm" and epsilon == 1e-6
     out = score(group, rows + rows, np.zeros(2 * bs, dtype=np.int64), state,
                 np.concatenate([scores, steps]),
@@ -445,19 +484,16 @@ def compute_rewardflow_outcome_advantage(token_level_rewards, step_rewards, resp
                                 + np.array(obs_keys, dtype=np.int64), return_inverse=True)[1]
         step = _divide_by_std(step, step_groups.ravel(), None, epsilon)
 
+    # A_e * mask + w * (A_s * mask), as one product: (A_e + w * A_s) * mask (equal for a 0/1
+    # mask; within rounding for fractional masks).
+    combined = episode + step_advantage_w * step
     if torch is not None:
-        device, dtype = token_level_rewards.device, token_level_rewards.dtype
-        episode = torch.from_numpy(episode).to(device=device, dtype=dtype).unsqueeze(-1)
-        step = torch.from_numpy(np.ascontiguousarray(step)).to(device=device, dtype=dtype)
-        step = step.unsqueeze(-1)
-        result = episode * response_mask + step_advantage_w * (step * response_mask)
+        combined = torch.from_numpy(combined).to(device=token_level_rewards.device,
+                                                 dtype=token_level_rewards.dtype)
+        result = combined.unsqueeze(-1) * response_mask
     else:
-        dtype = token_level_rewards.dtype
-        if dtype.kind != "f":
-            dtype = np.dtype(np.float64)
-        mask = np.asarray(response_mask)
-        result = (episode.astype(dtype)[:, None] * mask
-                  + step_advantage_w * (step.astype(dtype)[:, None] * mask))
+        dtype = token_level_rewards.dtype if token_level_rewards.dtype.kind == "f" else np.float64
+        result = np.multiply(combined.astype(dtype)[:, None], np.asarray(response_mask), dtype=dtype)
     return result, result
 
 
