@@ -38,7 +38,7 @@ _APT_PACKAGES = {
 
 def _import_error(error: ImportError) -> ImportError:
     """An ImportError that names the shared library the loader could not find, and its package."""
-    found = re.search(r"(lib[\w+-]+)\.so[.\d]*(?=: cannot open shared object file)", str(error))
+    found = re.search(r"(lib[\w+-]+)\.so[.\d]*(?=: (cannot open shared object file|file too short))", str(error))
     if not found:
         return error
     library = found.group(0)
