@@ -3,12 +3,12 @@
 /// One DOT node `nK` per state-graph node and one `nU -> nV` per edge, nothing else (the legend
 /// is the graph's HTML-like label), so a parser counts exactly the `StateGraph`'s nodes and edges.
 /// Node fill = value on a colour scale over the group's `[min V, max V]`; goals (`r > 0`) are
-/// double circles; start states are boxes; edge width = `1 + 2·log2(w)`; edge colour = credit
+/// ringed twice in red; start states are boxes; edge width = `1 + 2·log2(w)`; edge colour = credit
 /// (red negative, blue positive, scaled by the group's largest `|credit|`); edge label = action
 /// (shortened). With a highlighted trajectory, everything off its path is grey.
 public enum DOTWriter {
     /// Characters of a state shown in a node label.
-    public static let labelLimit = 32
+    public static let labelLimit = 24
     /// Characters of an action shown in an edge label.
     public static let actionLimit = 18
 
@@ -18,7 +18,7 @@ public enum DOTWriter {
         let span = hi > lo ? hi - lo : 1
         let scale = picture.creditScale
         var out = "digraph \(quoted(picture.group)) {\n"
-        out += "  graph [rankdir=LR, charset=\"UTF-8\", fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(legend(picture, lo, hi))];\n"
+        out += "  graph [rankdir=TB, nodesep=0.2, ranksep=0.35, charset=\"UTF-8\", fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\(legend(picture, lo, hi))];\n"
         out += "  node [shape=ellipse, style=filled, fontname=\"Helvetica\", fontsize=9, penwidth=1];\n"
         out += "  edge [fontname=\"Helvetica\", fontsize=8, arrowsize=0.6];\n"
         for (k, node) in picture.nodes.enumerated() {
@@ -33,7 +33,7 @@ public enum DOTWriter {
             } else {
                 attributes += ["fillcolor=\"#eeeeee\"", "color=\"#cccccc\"", "fontcolor=\"#999999\""]
             }
-            if node.isGoal { attributes.append("shape=doublecircle") }
+            if node.isGoal { attributes += ["peripheries=2", "color=\"#c00000\""] }
             if node.isStart { attributes += ["shape=box", "style=\"filled,rounded,bold\"", "penwidth=2"] }
             out += "  n\(k) [\(attributes.joined(separator: ", "))];\n"
         }
@@ -93,7 +93,7 @@ public enum DOTWriter {
         let s = Palette.number(picture.creditScale > Double.leastNonzeroMagnitude ? picture.creditScale : 0)
         let edges = "<td><font color=\"\(Palette.credit(-1))\">−\(s)</font></td><td><font color=\"\(Palette.credit(0))\">0</font></td><td><font color=\"\(Palette.credit(1))\">+\(s)</font></td>"
         return "<<table border=\"0\" cellspacing=\"2\"><tr><td colspan=\"6\"><b>\(title)</b></td></tr>"
-            + "<tr><td colspan=\"6\">\(HTML.escape(picture.scoring)); box = start, double circle = goal (r &gt; 0)</td></tr>"
+            + "<tr><td colspan=\"6\">\(HTML.escape(picture.scoring)); box = start, red double ring = goal (r &gt; 0)</td></tr>"
             + "<tr><td>value V</td>\(cells)</tr><tr><td>edge colour: \(credit)</td>\(edges)<td>width: w</td></tr></table>>"
     }
 }
