@@ -254,7 +254,7 @@ enum SVGCharts {
         let span = hi > lo ? hi - lo : 1
         let scale = picture.creditScale
         var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\"><title>state graph of group \(HTML.escape(picture.group)): \(n) nodes, \(picture.edges.count) edges</title>"
-        svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"5\" markerHeight=\"5\" orient=\"auto\"><path d=\"M0,0L10,5L0,10z\" fill=\"#666\"/></marker></defs>"
+        svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerUnits=\"userSpaceOnUse\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0L10,5L0,10z\" fill=\"#666\"/></marker></defs>"
         for e in picture.edges {
             let (x1, y1, x2, y2) = (x(e.source), y(e.source), x(e.target), y(e.target))
             let len = max(((x2 - x1) * (x2 - x1) + (y2 - y1) * (y2 - y1)).squareRoot(), 1e-9)
