@@ -11,7 +11,7 @@ struct GraphCommand {
         usage: rewardflow graph INPUT --group G [--trajectory T] [-o FILE.dot|.svg|.png] [score options]
 
           Scores INPUT like `rewardflow score` (advantage mean_norm unless --advantage is given) and
-          draws group G's state graph: node fill = value, box = start state, double circle = goal,
+          draws group G's state graph: node fill = value, box = start state, red double ring = goal,
           edge width = w, edge colour = mean step advantage, edge label = action; --trajectory
           highlights one rollout and greys the rest. DOT goes to standard output without -o;
           .svg and .png run Graphviz's `dot` (apt-get install graphviz).

@@ -165,6 +165,18 @@ import Testing
         #expect(s.table().contains("g000007"))
     }
 
+    @Test func jsonEscapesNames() throws {
+        let name = "g \"q\" \\ back\nline\u{1}\t☕ 日本"
+        var rows = StepRows()
+        try rows.append(group: name, trajectory: "t", step: 0, state: "A", reward: 0)
+        try rows.append(group: name, trajectory: "t", step: 1, state: "B", reward: 1)
+        let s = try Self.batch(rows).statistics()
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(s.json.utf8)) as? [String: Any])
+        let groups = try #require(object["groups"] as? [[String: Any]])
+        #expect(groups.first?["name"] as? String == name)
+        #expect(!s.json.contains("\u{1}"))
+    }
+
     // MARK: - DOT
 
     /// A minimal DOT reader: statements of a `digraph`, attribute lists, quoted strings
