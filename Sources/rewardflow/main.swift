@@ -14,6 +14,9 @@ let usage = """
                             [--quiet]
            rewardflow synth [--groups G] [--rollouts N] [--max-steps T] [--seed S] [-o OUTPUT] [...]
            rewardflow time INPUT | --synth-groups G [--keys] [--repeat N]   (see each --help)
+           rewardflow stats INPUT [score options] [--json]
+           rewardflow graph INPUT --group G [--trajectory T] [-o FILE.dot|.svg|.png] [score options]
+           rewardflow report INPUT -o REPORT.html [score options] [--compare OP] [--max-graphs N]
 
       INPUT          JSONL step rows (SPEC §1); '-' reads standard input
       -o OUTPUT      output JSONL (written atomically); default: standard output
@@ -45,7 +48,11 @@ struct ScoreCommand {
     var explain = false
     var quiet = false
 
-    init(arguments: [String]) {
+    /// Parses `arguments`; `extra` may claim a flag the other commands add (`--json`, …),
+    /// reading its value through the closure it is given.
+    init(arguments: [String], options initial: ScoringOptions = ScoringOptions(),
+         extra: (_ flag: String, _ value: () -> String) -> Bool = { _, _ in false }) {
+        options = initial
         var i = 0
         func value(_ flag: String) -> String {
             i += 1
@@ -102,6 +109,7 @@ struct ScoreCommand {
                 print(usage)
                 exit(0)
             default:
+                if extra(argument, { value(argument) }) { break }
                 if argument.hasPrefix("-") && argument != "-" { fail("unknown option '\(argument)'\n\(usage)", status: 2) }
                 guard input == nil else { fail("more than one INPUT given ('\(input!)', '\(argument)')", status: 2) }
                 input = argument
@@ -141,6 +149,9 @@ switch arguments.first {
 case "score": ScoreCommand(arguments: Array(arguments.dropFirst())).run()
 case "synth": SynthCommand(arguments: Array(arguments.dropFirst())).run()
 case "time": TimeCommand(arguments: Array(arguments.dropFirst())).run()
+case "stats": StatsCommand(arguments: Array(arguments.dropFirst())).run()
+case "graph": GraphCommand(arguments: Array(arguments.dropFirst())).run()
+case "report": ReportCommand(arguments: Array(arguments.dropFirst())).run()
 case "-h", "--help", nil: print(usage)
 default: fail("unknown command '\(arguments[0])'\n\(usage)", status: 2)
 }

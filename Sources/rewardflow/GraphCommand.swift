@@ -1,0 +1,94 @@
+// `rewardflow graph`: one group's state graph as Graphviz DOT (SVG/PNG through `dot`).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import RewardFlow
+
+struct GraphCommand {
+    static let usage = """
+        usage: rewardflow graph INPUT --group G [--trajectory T] [-o FILE.dot|.svg|.png] [score options]
+
+          Scores INPUT like `rewardflow score` (advantage mean_norm unless --advantage is given) and
+          draws group G's state graph: node fill = value, box = start state, red double ring = goal,
+          edge width = w, edge colour = mean step advantage, edge label = action; --trajectory
+          highlights one rollout and greys the rest. DOT goes to standard output without -o;
+          .svg and .png run Graphviz's `dot` (apt-get install graphviz).
+        """
+
+    let score: ScoreCommand
+    var group: String?
+    var trajectory: String?
+
+    init(arguments: [String]) {
+        ScoredInput.help(arguments, Self.usage)
+        var group: String?, trajectory: String?
+        score = ScoreCommand(arguments: arguments, options: ScoredInput.defaults) { flag, value in
+            switch flag {
+            case "--group": group = value()
+            case "--trajectory": trajectory = value()
+            default: return false
+            }
+            return true
+        }
+        self.group = group
+        self.trajectory = trajectory
+    }
+
+    func run() {
+        guard let group else { fail("--group: missing (which group to draw)\n\(Self.usage)", status: 2) }
+        let output = score.output
+        let format = output == "-" ? "dot" : String(output.split(separator: ".", omittingEmptySubsequences: false).last ?? "").lowercased()
+        guard ["dot", "gv", "svg", "png"].contains(format) else {
+            fail("-o: '\(output)': expected a .dot, .svg or .png file", status: 2)
+        }
+        let batch = ScoredInput.load(score, usage: Self.usage)
+        let dot = ScoredInput.run { () throws(RewardFlowError) in
+            DOTWriter.render(try GroupPicture(batch, group: group, trajectory: trajectory))
+        }
+        if format == "dot" || format == "gv" {
+            ScoredInput.run { () throws(RewardFlowError) in try TextOutput.write(dot, to: output) }
+            return
+        }
+        Self.runDot(dot, format: format, output: output)
+    }
+
+    /// Pipes `dot` into `dot -T<format> -o <output>`; a missing program is exit 1 naming the
+    /// apt package.
+    static func runDot(_ dot: String, format: String, output: String) {
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { fail("pipe: \(String(cString: strerror(errno)))", status: 1) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[0], 0)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+        // PNG: at most 14 × 9 inches at 96 dpi (dot shrinks larger graphs to fit); SVG: full size.
+        let argv = ["dot", "-T\(format)"] + (format == "png" ? ["-Gsize=14,9"] : []) + ["-o", output]
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        let status = posix_spawnp(&pid, "dot", &actions, nil, &cArgs, environ)
+        close(pipeFDs[0])
+        guard status == 0 else {
+            close(pipeFDs[1])
+            if status == ENOENT {
+                fail("writing \(format.uppercased()) needs Graphviz's 'dot' program, which is not on PATH: install it (apt-get install graphviz) or write DOT with -o FILE.dot", status: 1)
+            }
+            fail("dot: \(String(cString: strerror(status)))", status: 1)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        let bytes = Array(dot.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(pipeFDs[1], $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; break }
+            offset += n
+        }
+        close(pipeFDs[1])
+        var exitStatus: Int32 = 0
+        while waitpid(pid, &exitStatus, 0) < 0 && errno == EINTR {}
+        guard exitStatus == 0 else { fail("dot -T\(format) failed (status \(exitStatus >> 8)); the DOT text is what `-o FILE.dot` writes", status: 1) }
+    }
+}
