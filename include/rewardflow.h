@@ -278,6 +278,18 @@ rf_status rf_batch_clear(rf_batch *batch);
  */
 rf_status rf_score(const rf_batch *batch, const rf_options *options, const rf_outputs *outputs);
 
+/**
+ * The batch's statistics as scored with `options` (NULL = defaults): the JSON document of
+ * `rewardflow stats --json` (batch and per-group rows, trajectories, success rate, states, nodes,
+ * edges, strongly connected components, step-group sizes, quantiles of value, step reward and
+ * advantage; schema in README). On success `*json` holds a NUL-terminated UTF-8 text that the
+ * caller frees with `rf_free`; on failure it is set to NULL.
+ */
+rf_status rf_statistics_json(const rf_batch *batch, const rf_options *options, char **json);
+
+/** Frees memory the library handed to the caller (`rf_statistics_json`'s text). NULL is ignored. */
+void rf_free(void *pointer);
+
 #ifdef __cplusplus
 }
 #endif

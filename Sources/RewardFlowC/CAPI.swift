@@ -2,6 +2,9 @@
 // checks it against the header's declaration. Every fallible entry point funnels through
 // `status { ... }`, which turns a thrown `Failure` into an `rf_status` plus a thread-local
 // message: no input reaches a trap.
+#if canImport(Glibc)
+import Glibc
+#endif
 import CRewardFlowAPI
 import RewardFlow
 
@@ -169,3 +172,24 @@ public func rf_score(
         OutputColumn(pointer: out.advantage).write(scored.advantages?.combined, count: n)
     }
 }
+
+/// The batch's statistics as JSON text in `json`, allocated with `malloc` (freed by `rf_free`).
+@c @implementation
+public func rf_statistics_json(
+    _ batch: OpaquePointer?, _ options: UnsafePointer<rf_options>?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> rf_status {
+    json?.pointee = nil
+    return status { () throws(Failure) in
+        let box = try Batch.from(batch)
+        guard let json else { throw .argument("json: NULL pointer") }
+        if let message = box.broken { throw .argument("batch: unusable after a failed append (\(message)); clear it") }
+        let scoring = try ScoringOptions(options)
+        let text = try library { () throws(RewardFlowError) in try Scorer(options: scoring).statistics(box.rows).json }
+        guard let copy = strdup(text) else { throw Failure(status: RF_ERR_INTERNAL, message: "out of memory") }
+        json.pointee = copy
+    }
+}
+
+/// Frees what the library allocated for the caller.
+@c @implementation
+public func rf_free(_ pointer: UnsafeMutableRawPointer?) { free(pointer) }

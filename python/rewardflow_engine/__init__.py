@@ -19,7 +19,7 @@ from typing import Any, Optional
 import numpy as np
 
 __all__ = [
-    "score", "operators", "version", "library_path", "RewardFlowError", "InvalidInputError",
+    "score", "stats", "operators", "version", "library_path", "RewardFlowError", "InvalidInputError",
     "InvalidParameterError", "NumericalError", "__version__",
 ]
 
@@ -260,6 +260,34 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     message on bad rows or options, ``TypeError`` / ``ValueError`` naming the column (and row)
     for columns of the wrong type or length.
     """
+    result = _engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma, alpha,
+                     advantage, step_weight, node_reward, solver, tolerance, max_iterations, statistics=False)
+    if _module(reward) == "torch":
+        import torch
+        return {name: torch.from_numpy(values) for name, values in result.items()}
+    return result
+
+
+def stats(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, active: Any = None,
+          noop: Any = None, *, action: Any = None, operator: str = "max-decay", gamma: float = 0.9,
+          alpha: float = 0.85, advantage: Optional[str] = "mean_norm", step_weight: float = 1.0,
+          node_reward: str = "firstSeen", solver: str = "auto", tolerance: float = 1e-12,
+          max_iterations: int = 10_000) -> dict[str, Any]:
+    """The statistics of the batch scored with these options, as ``rewardflow stats --json`` gives
+    them (README, "Seeing the credit"): a dict with the batch's and each group's rows,
+    trajectories, success rate, distinct states, nodes, edges, strongly connected components,
+    unique-state ratio, step-group size histogram, share of nodes reaching a positive reward and
+    quantiles of value, step reward and advantage. Columns and options as in ``score`` (here
+    ``advantage`` defaults to "mean_norm", as in the CLI)."""
+    import json
+    return json.loads(_engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma,
+                              alpha, advantage, step_weight, node_reward, solver, tolerance, max_iterations,
+                              statistics=True))
+
+
+def _engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma, alpha, advantage,
+            step_weight, node_reward, solver, tolerance, max_iterations, statistics):
+    """One engine call on normalised columns: the score arrays, or the statistics' JSON text."""
     for name, column in (("group", group), ("trajectory", trajectory), ("state", state), ("action", action)):
         if isinstance(column, (str, bytes)):
             raise TypeError(f"{name}: expected a column (one value per row), got a single {type(column).__name__}")
@@ -275,15 +303,12 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     steps = _numbers(step, "step", n, np.int64, "iu")
     keys = _state_keys(state, n)
     names = _OUTPUTS[:3] if advantage in (None, "", "none") else _OUTPUTS
-    result = {name: np.empty(n, dtype=np.float64) for name in names}
+    result = {} if statistics else {name: np.empty(n, dtype=np.float64) for name in names}
     failure = _core.score(
         n, _strings(group), _strings(trajectory), steps, None if keys is not None else _strings(state),
         keys, rewards, _flags(active, "active", n), _flags(noop, "noop", n), _strings(action), options,
-        tuple(result.get(name) for name in _OUTPUTS))
-    if failure is not None:
+        None if statistics else tuple(result.get(name) for name in _OUTPUTS))
+    if isinstance(failure, tuple):
         status, message = failure
         raise _ERRORS.get(status, RewardFlowError)(message, status)
-    if _module(reward) == "torch":
-        import torch
-        return {name: torch.from_numpy(values) for name, values in result.items()}
-    return result
+    return failure if statistics else result

@@ -522,16 +522,19 @@ PyDoc_STRVAR(score_doc,
 "or stream, or None (absent). Numbers: int64 step, float64 reward, uint64 state_key, uint8\n"
 "active/noop buffers or None. options: (operator, gamma, alpha, solver, tolerance,\n"
 "max_iterations, node_reward, advantage, step_weight). outputs: six writable float64 buffers\n"
-"or None, in the order of rf_outputs. Returns None, or (status, message) when the engine\n"
+"or None, in the order of rf_outputs; or None for the batch statistics instead of scores.\n"
+"Returns None (scores) or the statistics' JSON text, or (status, message) when the engine\n"
 "refuses the rows or the options.");
 
 static PyObject *score(PyObject *module, PyObject *args) {
     (void)module;
     Py_ssize_t count;
     PyObject *group, *trajectory, *step, *state, *state_key, *reward, *active, *noop, *action, *options, *outputs;
-    if (!PyArg_ParseTuple(args, "nOOOOOOOOOO!O!:score", &count, &group, &trajectory, &step, &state, &state_key,
-                          &reward, &active, &noop, &action, &PyTuple_Type, &options, &PyTuple_Type, &outputs))
+    if (!PyArg_ParseTuple(args, "nOOOOOOOOOO!O:score", &count, &group, &trajectory, &step, &state, &state_key,
+                          &reward, &active, &noop, &action, &PyTuple_Type, &options, &outputs))
         return NULL;
+    int statistics = outputs == Py_None;
+    if (!statistics && !PyTuple_Check(outputs)) return PyErr_Format(PyExc_TypeError, "outputs: expected a tuple or None");
     if (count < 0) return PyErr_Format(PyExc_ValueError, "count: negative (%zd)", count);
 
     PyObject *result = NULL;
@@ -553,7 +556,7 @@ static PyObject *score(PyObject *module, PyObject *args) {
     if (option_text(operator_object, &operator_name) < 0 || option_text(solver_object, &solver) < 0 ||
         option_text(node_reward_object, &node_reward) < 0 || option_text(advantage_object, &advantage) < 0)
         return NULL;
-    if (PyTuple_Size(outputs) != 6) return PyErr_Format(PyExc_ValueError, "outputs: expected 6 entries");
+    if (!statistics && PyTuple_Size(outputs) != 6) return PyErr_Format(PyExc_ValueError, "outputs: expected 6 entries");
 
     if (string_column(&strings[0], "group", group, count) < 0 ||
         string_column(&strings[1], "trajectory", trajectory, count) < 0 ||
@@ -571,7 +574,8 @@ static PyObject *score(PyObject *module, PyObject *args) {
         number_column(&numbers[NOOP], "noop", noop, count, "B?", 1, 0, &pointers[NOOP]) < 0)
         goto done;
     for (int k = 0; k < 6; k++)
-        if (number_column(&numbers[OUT0 + k], "outputs", PyTuple_GetItem(outputs, k), count, "d", 8, 1,
+        if (statistics) pointers[OUT0 + k] = NULL;
+        else if (number_column(&numbers[OUT0 + k], "outputs", PyTuple_GetItem(outputs, k), count, "d", 8, 1,
                           &pointers[OUT0 + k]) < 0)
             goto done;
 
@@ -608,11 +612,16 @@ static PyObject *score(PyObject *module, PyObject *args) {
     status = rf_batch_create(&batch);
     if (status == RF_OK) status = rf_batch_append_columns(batch, &columns);
     if (thread == NULL) thread = PyEval_SaveThread();
-    if (status == RF_OK) status = rf_score(batch, &engine_options, &engine_outputs);
-
+    char *json = NULL;
+    if (status == RF_OK) {
+        status = statistics ? rf_statistics_json(batch, &engine_options, &json)
+                            : rf_score(batch, &engine_options, &engine_outputs);
+    }
     if (status != RF_OK) message = rf_last_error();
     PyEval_RestoreThread(thread);
-    result = status == RF_OK ? Py_NewRef(Py_None) : Py_BuildValue("(is)", (int)status, message);
+    if (status != RF_OK) result = Py_BuildValue("(is)", (int)status, message);
+    else result = statistics ? PyUnicode_FromString(json) : Py_NewRef(Py_None);
+    rf_free(json);
 
 done:
     rf_batch_destroy(batch);

@@ -281,3 +281,20 @@ def test_coercions_are_refused(columns, options, error, message):
 
 def test_zero_one_integer_flags_are_bools():
     check(run(active=np.ones(N, dtype=np.int64)))
+
+
+def test_stats_of_a_hand_counted_batch():
+    stats = rewardflow.stats(GROUP, TRAJECTORY, STEP, STATE, REWARD, ACTIVE, action=ACTION)
+    assert stats["batch"]["rows"] == N
+    assert stats["batch"]["trajectories"] == 3
+    assert stats["schema"] == "rewardflow.stats/1" and len(stats["groups"]) == 2
+    per_group = {g["name"]: g for g in stats["groups"]}
+    assert per_group["g0"]["rows"] == 4 and per_group["g1"]["rows"] == 3
+    # g0 has states A, Bé, C (nodes 3, edges A→Bé and A→C); g1 has A, Bé, D (a chain).
+    assert per_group["g0"]["nodes"] == 3 and per_group["g0"]["edges"] == 2
+    assert per_group["g1"]["nodes"] == 3 and per_group["g1"]["edges"] == 2
+    same = rewardflow.stats(pa.array(GROUP), np.array(TRAJECTORY, dtype=object), STEP, STATE, REWARD, ACTIVE,
+                            action=ACTION)
+    assert same == stats
+    with pytest.raises(rewardflow.InvalidParameterError, match="gamma"):
+        rewardflow.stats(GROUP, TRAJECTORY, STEP, STATE, REWARD, ACTIVE, gamma=2.0)

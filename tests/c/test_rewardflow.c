@@ -376,7 +376,18 @@ static void test_views(void) {
     bad.state.views = broken;
     CHECK_ERROR(rf_batch_append_columns(other, &bad), RF_ERR_INVALID_INPUT, "row 5: state: not valid UTF-8");
     CHECK_ERROR(rf_score(other, NULL, &(rf_outputs){0}), RF_ERR_INVALID_ARGUMENT, "unusable");
+    char *json = (char *)"unset";
+    CHECK_ERROR(rf_statistics_json(other, NULL, &json), RF_ERR_INVALID_ARGUMENT, "unusable");
+    CHECK(json == NULL);
     rf_batch_destroy(other);
+    /* The statistics of the chain batch: 7 rows, 2 trajectories, 5 states. */
+    CHECK(rf_statistics_json(batch, NULL, &json) == RF_OK && json != NULL);
+    CHECK(strstr(json, "\"schema\": \"rewardflow.stats/1\"") != NULL);
+    CHECK(strstr(json, "\"rows\": 7") != NULL && strstr(json, "\"trajectories\": 2") != NULL);
+    CHECK(strstr(json, "\"distinct_states\": 5") != NULL);
+    rf_free(json);
+    rf_free(NULL);
+    CHECK_ERROR(rf_statistics_json(batch, NULL, NULL), RF_ERR_INVALID_ARGUMENT, "json: NULL");
     rf_batch_destroy(batch);
     free_column(cg);
 }
