@@ -1,0 +1,154 @@
+/// Greedy first-match clustering of texts (SPEC §2.1 and the step-group similarity of §5):
+/// each new text joins the first cluster, in order of creation, whose representative `r` has
+/// `ratio(text, r) >= T`, else it founds a new cluster and is its representative.
+///
+/// `ratio >= T` is decided exactly as `M >= M_T`, `M_T` the smallest match count whose
+/// `2·M/(la + lb)` (the same double expression as difflib's) reaches `T`; the pair is skipped
+/// when an upper bound of `M` is below `M_T`: `min(la, lb)` (`real_quick_ratio`), then the
+/// multiset intersection (`quick_ratio`); the full matching stops once the answer is known.
+struct GreedyClusterer {
+    /// The threshold `T` in (0, 1].
+    let threshold: Double
+    /// Representatives in order of creation.
+    private(set) var representatives: [SimilarityText] = []
+    /// Their lengths (a flat array, scanned before touching a representative).
+    private var lengths: [Int32] = []
+    private var matcher = SequenceMatcher()
+
+    init(threshold: Double) {
+        self.threshold = threshold
+    }
+
+    /// Forgets every cluster (keeps the scratch).
+    mutating func removeAll() {
+        representatives.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+    }
+
+    /// The smallest `M` with `2.0*M/length >= T`, or `length + 1` when there is none.
+    static func neededMatches(_ length: Int, _ threshold: Double) -> Int {
+        if length == 0 { return 0 }
+        var m = min(length + 1, max(0, Int((threshold * Double(length) / 2).rounded(.up))))
+        while m > 0 && SequenceMatcher.calculateRatio(m - 1, length) >= threshold { m -= 1 }
+        while m <= length && SequenceMatcher.calculateRatio(m, length) < threshold { m += 1 }
+        return m
+    }
+
+    /// `ratio(a, b) >= T`, decided through the bounds.
+    mutating func similar(_ a: SimilarityText, _ b: SimilarityText) -> Bool {
+        let needed = Self.neededMatches(a.count + b.count, threshold)
+        if needed == 0 { return true }
+        if needed > min(a.count, b.count) { return false }
+        if matcher.quickMatches(a, b) < needed { return false }
+        return matcher.matches(a, b, atLeast: needed) >= needed
+    }
+
+    /// The cluster `text` joins (an index in order of creation); a new one when none matches.
+    mutating func assign(_ text: SimilarityText) -> Int {
+        let la = text.count
+        for c in 0..<representatives.count {
+            // Length bound: 2·min(la, lb)/(la + lb) >= T needs lb within [la·T/(2−T), la·(2−T)/T];
+            // checked exactly inside `similar`, here only as a cheap integer pre-filter.
+            let lb = Int(lengths[c])
+            if Self.neededMatches(la + lb, threshold) > min(la, lb) { continue }
+            if similar(text, representatives[c]) { return c }
+        }
+        representatives.append(text)
+        lengths.append(Int32(la))
+        return representatives.count - 1
+    }
+}
+
+/// The state ids the graph and the step groups see under similarity (SPEC §2.1, §5): per row,
+/// the state id of its cluster's representative. Groups are clustered independently, in
+/// parallel; byte-equal texts (one state id) are clustered once per group and share a cluster.
+enum SimilarStates {
+    /// Per row, the representative state of its graph cluster (threshold `T`): occurrences
+    /// walked in trajectory order then position over the SPEC §2 sequences; rows after a cut
+    /// take the cluster of a byte-equal text in a sequence, else keep their own state (no node).
+    static func graphStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double) -> [Int32] {
+        var out = rows.state
+        out.withUnsafeMutableBufferPointer { buffer in
+            let result = SendableBuffer(buffer)
+            Parallel.forEachChunk(count: index.groupCount, work: rows.count * 64) { groups in
+                let memo = StampedMap(count: rows.stateCount)
+                var clusterer = GreedyClusterer(threshold: threshold)
+                var repState: [Int32] = []
+                for g in groups {
+                    memo.clear()
+                    clusterer.removeAll()
+                    repState.removeAll(keepingCapacity: true)
+                    let trajectories = index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1]
+                    for t in trajectories {
+                        let first = index.trajectoryRowStart[t]
+                        for j in 0..<GraphBuilder.sequenceLength(index, t) {
+                            let r = Int(index.orderedRows[first + j])
+                            let s = rows.state[r]
+                            var rep = memo.value(Int(s))
+                            if rep < 0 {
+                                let c = clusterer.assign(text(rows, s))
+                                if c == repState.count { repState.append(s) }
+                                rep = repState[c]
+                                memo.set(Int(s), rep)
+                            }
+                            result[r] = rep
+                        }
+                    }
+                    for t in trajectories {
+                        let first = index.trajectoryRowStart[t]
+                        let length = index.trajectoryRowStart[t + 1] - first
+                        for j in GraphBuilder.sequenceLength(index, t)..<length {
+                            let r = Int(index.orderedRows[first + j])
+                            let rep = memo.value(Int(rows.state[r]))
+                            if rep >= 0 { result[r] = rep }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Per active row, the representative state of its step group (threshold `T_s`): the active
+    /// rows of each group in input order, greedy first match. Inactive rows keep their state.
+    static func stepGroupStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double) -> [Int32] {
+        var out = rows.state
+        out.withUnsafeMutableBufferPointer { buffer in
+            let result = SendableBuffer(buffer)
+            Parallel.forEachChunk(count: index.groupCount, work: rows.count * 64) { groups in
+                let memo = StampedMap(count: rows.stateCount)
+                var clusterer = GreedyClusterer(threshold: threshold)
+                var repState: [Int32] = []
+                var active: [Int32] = []
+                for g in groups {
+                    memo.clear()
+                    clusterer.removeAll()
+                    repState.removeAll(keepingCapacity: true)
+                    active.removeAll(keepingCapacity: true)
+                    for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
+                        let first = index.trajectoryRowStart[t]
+                        for j in 0..<Int(index.activePrefix[t]) { active.append(index.orderedRows[first + j]) }
+                    }
+                    active.sort()  // input order
+                    for r in active {
+                        let s = rows.state[Int(r)]
+                        var rep = memo.value(Int(s))
+                        if rep < 0 {
+                            let c = clusterer.assign(text(rows, s))
+                            if c == repState.count { repState.append(s) }
+                            rep = repState[c]
+                            memo.set(Int(s), rep)
+                        }
+                        result[Int(r)] = rep
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The prepared text of state `s`.
+    static func text(_ rows: StepRows, _ s: Int32) -> SimilarityText {
+        rows.stateTexts.bytes(of: s).withUnsafeBytes { SimilarityText(utf8: $0) }
+    }
+}
