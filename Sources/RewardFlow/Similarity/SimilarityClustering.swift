@@ -13,6 +13,10 @@ struct GreedyClusterer {
     private(set) var representatives: [SimilarityText] = []
     /// Their lengths (a flat array, scanned before touching a representative).
     private var lengths: [Int32] = []
+    /// Their scalar counts over the group's alphabet (`quick_ratio`'s multisets, dense).
+    private var histograms: [[UInt32]] = []
+    /// The group's alphabet: ASCII scalars are symbols 0..<128, others numbered from 128.
+    private var symbolOf: [UInt32: Int] = [:]
     private var matcher = SequenceMatcher()
 
     init(threshold: Double) {
@@ -23,6 +27,37 @@ struct GreedyClusterer {
     mutating func removeAll() {
         representatives.removeAll(keepingCapacity: true)
         lengths.removeAll(keepingCapacity: true)
+        histograms.removeAll(keepingCapacity: true)
+        symbolOf.removeAll(keepingCapacity: true)
+    }
+
+    /// The scalar counts of `text` over the group's alphabet (new scalars join the alphabet).
+    mutating func histogram(_ text: SimilarityText) -> [UInt32] {
+        var h = [UInt32](repeating: 0, count: 128 + symbolOf.count)
+        for c in text.scalars {
+            if c < 128 {
+                h[Int(c)] += 1
+            } else if let s = symbolOf[c] {
+                h[s] += 1
+            } else {
+                let s = 128 + symbolOf.count
+                symbolOf[c] = s
+                h.append(1)
+                assert(h.count == s + 1)
+            }
+        }
+        return h
+    }
+
+    /// `|a ∩ b|` of two multisets over one alphabet (symbols beyond the shorter one count 0).
+    static func intersection(_ a: [UInt32], _ b: [UInt32]) -> Int {
+        a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                var sum: UInt32 = 0
+                for i in 0..<min(x.count, y.count) { sum &+= min(x[i], y[i]) }
+                return Int(sum)
+            }
+        }
     }
 
     /// The smallest `M` with `2.0*M/length >= T`, or `length + 1` when there is none.
@@ -46,15 +81,22 @@ struct GreedyClusterer {
     /// The cluster `text` joins (an index in order of creation); a new one when none matches.
     mutating func assign(_ text: SimilarityText) -> Int {
         let la = text.count
+        let h = histogram(text)
         for c in 0..<representatives.count {
-            // Length bound: 2·min(la, lb)/(la + lb) >= T needs lb within [la·T/(2−T), la·(2−T)/T];
-            // checked exactly inside `similar`, here only as a cheap integer pre-filter.
+            // Bounds in increasing cost: the length bound (`real_quick_ratio`: M <= min(la, lb)),
+            // the multiset bound (`quick_ratio`), then the matching itself, stopped once decided.
             let lb = Int(lengths[c])
-            if Self.neededMatches(la + lb, threshold) > min(la, lb) { continue }
-            if similar(text, representatives[c]) { return c }
+            let needed = Self.neededMatches(la + lb, threshold)
+            if needed > min(la, lb) { continue }
+            if needed > 0 {
+                if Self.intersection(h, histograms[c]) < needed { continue }
+                if matcher.matches(text, representatives[c], atLeast: needed) < needed { continue }
+            }
+            return c
         }
         representatives.append(text)
         lengths.append(Int32(la))
+        histograms.append(h)
         return representatives.count - 1
     }
 }
