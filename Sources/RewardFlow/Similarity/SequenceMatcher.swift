@@ -35,7 +35,20 @@ public struct SimilarityText: Sendable {
 
     /// Prepares a sequence of code points.
     public init(scalars: [UInt32]) {
+        self.init(scalars: scalars, indexed: true)
+    }
+
+    /// Whether the `b2j` index is built (a text only ever used as the first sequence `a` can
+    /// do without it; the second sequence `b` of a matching must have it).
+    var isIndexed: Bool { !asciiSlot.isEmpty }
+
+    /// Prepares `scalars`, with or without the `b2j` index.
+    init(scalars: [UInt32], indexed: Bool) {
         self.scalars = scalars
+        guard indexed else {
+            (asciiSlot, otherScalars, otherSlots, fullCount, positionStart, positions) = ([], [], [], [], [], [])
+            return
+        }
         var ascii = [Int32](repeating: -1, count: 128)
         var others: [(UInt32, Int32)] = []
         var counts: [Int32] = []

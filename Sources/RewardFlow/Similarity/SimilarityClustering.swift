@@ -69,16 +69,8 @@ struct GreedyClusterer {
         return m
     }
 
-    /// `ratio(a, b) >= T`, decided through the bounds.
-    mutating func similar(_ a: SimilarityText, _ b: SimilarityText) -> Bool {
-        let needed = Self.neededMatches(a.count + b.count, threshold)
-        if needed == 0 { return true }
-        if needed > min(a.count, b.count) { return false }
-        if matcher.quickMatches(a, b) < needed { return false }
-        return matcher.matches(a, b, atLeast: needed) >= needed
-    }
-
     /// The cluster `text` joins (an index in order of creation); a new one when none matches.
+    /// `text` needs no `b2j` index: one is built when it becomes a representative.
     mutating func assign(_ text: SimilarityText) -> Int {
         let la = text.count
         let h = histogram(text)
@@ -94,7 +86,7 @@ struct GreedyClusterer {
             }
             return c
         }
-        representatives.append(text)
+        representatives.append(text.isIndexed ? text : SimilarityText(scalars: text.scalars, indexed: true))
         lengths.append(Int32(la))
         histograms.append(h)
         return representatives.count - 1
@@ -189,8 +181,8 @@ enum SimilarStates {
         return out
     }
 
-    /// The prepared text of state `s`.
+    /// The scalars of state `s` (indexed only if it becomes a representative).
     static func text(_ rows: StepRows, _ s: Int32) -> SimilarityText {
-        rows.stateTexts.bytes(of: s).withUnsafeBytes { SimilarityText(utf8: $0) }
+        rows.stateTexts.bytes(of: s).withUnsafeBytes { SimilarityText(scalars: SimilarityText.decode($0), indexed: false) }
     }
 }
