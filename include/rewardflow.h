@@ -200,6 +200,13 @@ typedef struct rf_options {
     const char *advantage;
     /** w in advantage = episode_advantage + w * step_advantage. Default 1. */
     double step_weight;
+    /** Graph similarity T in (0, 1] (SPEC section 2.1): a group's states whose difflib
+     *  `SequenceMatcher(None, state, representative).ratio()` is >= T merge into the first such
+     *  cluster. 0 (default): off, only byte-equal states merge. Needs text states. */
+    double similarity;
+    /** Step-group similarity T_s in (0, 1] (SPEC section 5): active rows join the first step
+     *  group whose first row's state has ratio >= T_s. 0 (default): off (byte-equal states). */
+    double step_group_similarity;
 } rf_options;
 
 /**

@@ -44,6 +44,15 @@ public struct ScoringOptions: Sendable {
     public var advantage: AdvantageMode?
     /// `w` in `advantage = episode + w · step`.
     public var stepWeight: Double = 1
+    /// Graph similarity `T` in (0, 1] (SPEC §2.1): per group, each state occurrence (trajectory
+    /// order, then position) joins the first cluster whose representative `r` has
+    /// `difflib ratio(state, r) >= T`, and clusters are the graph's states. `nil` (the
+    /// default): states merge only when byte-equal. Needs state texts (not `state_key`s).
+    public var similarity: Double?
+    /// Step-group similarity `T_s` in (0, 1] (SPEC §5): a group's active rows, in input order,
+    /// join the first step group whose first row's state has `ratio >= T_s`. `nil` (the
+    /// default): step groups are rows with byte-equal states. Needs state texts.
+    public var stepGroupSimilarity: Double?
 
     /// Default options: max-decay, γ = 0.9, first-seen node rewards, no advantages.
     public init() {}
@@ -70,7 +79,20 @@ public struct Scorer: Sendable {
         default: _ = try Self.propagator(options)
         }
         if let mode = options.advantage { _ = try AdvantageEstimator(mode: mode, stepWeight: options.stepWeight) }
+        for (name, threshold) in [("similarity", options.similarity), ("step_group_similarity", options.stepGroupSimilarity)] {
+            if let t = threshold, !(t > 0 && t <= 1) {
+                throw .invalidParameter(name: name, message: "must be a number in (0, 1], got \(t)")
+            }
+        }
         self.options = options
+    }
+
+    /// Refuses similarity on a batch without state texts.
+    static func checkSimilarity(_ options: ScoringOptions, _ rows: StepRows) throws(RewardFlowError) {
+        guard rows.identity == .key else { return }
+        for (name, threshold) in [("similarity", options.similarity), ("step_group_similarity", options.stepGroupSimilarity)] where threshold != nil {
+            throw .invalidParameter(name: name, message: "compares state texts, but this batch names its states by state_key")
+        }
     }
 
     /// The graph operator the options select (every operator except `trajectory-return`).
@@ -102,6 +124,7 @@ public struct Scorer: Sendable {
 
     /// Scores a batch and records in `explain` what was solved and how long each stage took.
     public func score(_ rows: StepRows, explain: inout SolveExplanation) throws(RewardFlowError) -> ScoredRows {
+        try Self.checkSimilarity(options, rows)
         let index = try explain.time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows) }
         let rewards: RowRewards
         switch options.propagation {
@@ -112,7 +135,11 @@ public struct Scorer: Sendable {
             }
             rewards = explain.time("extract") { RewardExtractor.extract(rows, index: index, returns: returns) }
         default:
-            let graph = explain.time("graph") { GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index) }
+            var states: [Int32]?
+            if let t = options.similarity {
+                states = explain.time("similarity") { SimilarStates.graphStates(rows, index: index, threshold: t) }
+            }
+            let graph = explain.time("graph") { GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index, states: states) }
             (explain.groups, explain.nodes, explain.edges) = (graph.groupCount, graph.nodeCount, graph.edgeCount)
             let values = try Self.propagator(options).values(on: graph, explain: &explain)
             if options.propagation != .maxDecay { explain.notes.append("OpenBLAS kernels: \(BLAS.coreName)") }
@@ -120,9 +147,13 @@ public struct Scorer: Sendable {
         }
         var advantages: RowAdvantages?
         if let mode = options.advantage {
+            var stepStates: [Int32]?
+            if let t = options.stepGroupSimilarity {
+                stepStates = explain.time("step-group similarity") { SimilarStates.stepGroupStates(rows, index: index, threshold: t) }
+            }
             advantages = try explain.time("advantages") { () throws(RewardFlowError) in
                 try AdvantageEstimator(mode: mode, stepWeight: options.stepWeight)
-                    .advantages(rows, index: index, stepReward: rewards.stepReward)
+                    .advantages(rows, index: index, stepReward: rewards.stepReward, stepStates: stepStates)
             }
         }
         let scored = ScoredRows(rewards: rewards, advantages: advantages)

@@ -40,7 +40,7 @@ public func rf_options_init(_ options: UnsafeMutablePointer<rf_options>?) {
         operator_name: defaultOperator.pointer, gamma: defaults.gamma, alpha: defaults.alpha,
         solver: defaultSolver.pointer, tolerance: defaults.tolerance,
         max_iterations: Int64(defaults.maxIterations), node_reward: defaultNodeReward.pointer,
-        advantage: nil, step_weight: defaults.stepWeight)
+        advantage: nil, step_weight: defaults.stepWeight, similarity: 0, step_group_similarity: 0)
 }
 
 /// Creates an empty batch; the handle holds one retain of a `Batch`.

@@ -213,6 +213,9 @@ extension ScoringOptions {
         tolerance = c.tolerance
         maxIterations = Int(c.max_iterations)
         stepWeight = c.step_weight
+        // 0 is off; anything else is checked by `Scorer` (NaN and values outside (0, 1] refused).
+        similarity = c.similarity == 0 ? nil : c.similarity
+        stepGroupSimilarity = c.step_group_similarity == 0 ? nil : c.step_group_similarity
     }
 
     /// A C string option as Swift text (nil for NULL).

@@ -14,13 +14,16 @@ struct SynthCommand {
                                 [--p-forward w] [--p-lateral w] [--p-back w] [--p-skip w]
                                 [--beta x] [--forward-bias x] [--invalid-prob p]
                                 [--invalid-obs same|nothing] [--neg-penalty P] [--goal-reward R]
-                                [--goal-spread s] [--won-obs] [--short-obs] [--mark-noop] [--quiet]
+                                [--goal-spread s] [--won-obs] [--short-obs] [--mark-noop]
+                                [--perturb f] [--quiet]
 
           Writes G groups × N rollouts of at most T observations as JSONL step rows (SPEC §1):
           rollouts of a group share one hidden environment and one policy, so they share many
           states; back moves make cycles, invalid actions self-loops (or "Nothing happens."
           with --invalid-obs nothing), goals end a walk with a terminal reward (then one
-          inactive row holds the goal). Same options and seed: byte-identical output.
+          inactive row holds the goal). --perturb f perturbs a seeded fraction f of the rows'
+          observations (a counter, two swapped words, a dropped word, an accent) for similarity
+          merging. Same options and seed: byte-identical output.
           Defaults: 16 × 8 × 50, K=200 states, B=4, seed 0; output to standard output.
           A summary goes to stderr.
         """
@@ -76,6 +79,7 @@ struct SynthCommand {
             case "--won-obs": options.wonObservation = true
             case "--short-obs": options.shortObservations = true
             case "--mark-noop": options.markNoop = true
+            case "--perturb": options.perturbFraction = number(argument)
             case "--seed":
                 let text = value(argument)
                 guard let seed = UInt64(text) else { SynthCommand.fail("--seed: expected an unsigned integer, got '\(text)'") }

@@ -11,7 +11,7 @@ let usage = """
                             [--advantage none|mean_norm|mean_std_norm] [--step-weight W]
                             [--node-reward firstSeen|max|mean] [--alpha A]
                             [--solver auto|direct|iterative|dense] [--tol T] [--max-iter N] [--explain]
-                            [--quiet]
+                            [--similarity T] [--step-group-similarity T] [--quiet]
            rewardflow synth [--groups G] [--rollouts N] [--max-steps T] [--seed S] [-o OUTPUT] [...]
            rewardflow time INPUT | --synth-groups G [--keys] [--repeat N]   (see each --help)
            rewardflow stats INPUT [score options] [--json]
@@ -26,6 +26,10 @@ let usage = """
       --solver S     linear backend of discounted / diffusion (default auto)
       --tol T        iterative stop rule: residual (discounted) or change (pagerank) (default 1e-12)
       --max-iter N   iteration cap of iterative solvers; reaching it is an error (default 10000)
+      --similarity T merge a group's states whose difflib ratio to a cluster's first state is >= T,
+                     T in (0, 1] (SPEC 2.1; default: only byte-equal states merge)
+      --step-group-similarity T
+                     step groups by difflib ratio >= T to the group's first row (SPEC 5)
       --explain      print what was solved (backends, iterations, residual, stage times) to stderr
       --quiet        no progress bar (it is drawn on stderr, only when stderr is a terminal)
 
@@ -64,6 +68,13 @@ struct ScoreCommand {
             guard let x = Double(text), x.isFinite else { fail("\(flag): expected a number, got '\(text)'", status: 2) }
             return x
         }
+        func threshold(_ flag: String) -> Double {
+            let text = value(flag)
+            guard let x = Double(text), x > 0, x <= 1 else {
+                fail("\(flag): expected a similarity threshold in (0, 1], got '\(text)'", status: 2)
+            }
+            return x
+        }
         while i < arguments.count {
             let argument = arguments[i]
             switch argument {
@@ -82,6 +93,8 @@ struct ScoreCommand {
                     fail("--solver: unknown solver '\(text)' (choose \(LinearSolver.allCases.map(\.rawValue).joined(separator: ", ")))", status: 2)
                 }
                 options.solver = solver
+            case "--similarity": options.similarity = threshold(argument)
+            case "--step-group-similarity": options.stepGroupSimilarity = threshold(argument)
             case "--explain": explain = true
             case "-q", "--quiet": quiet = true
             case "--operator":

@@ -33,6 +33,27 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("rf-cli-\(getpid())-\(name)").path
     }
 
+    @Test func similarityFlags() throws {
+        let rows = """
+        {"group":"g","trajectory":"t","step":0,"state":"room 1: a table","reward":0}
+        {"group":"g","trajectory":"t","step":1,"state":"room 2: a table","reward":1}
+        {"group":"g","trajectory":"t","step":2,"state":"done","reward":0}
+        """
+        let ok = try Self.run(["score", "-", "--similarity", "0.9", "--step-group-similarity", "0.9", "--advantage", "mean_norm"], stdin: rows)
+        #expect(ok.status == 0)
+        // "room 1: a table" and "room 2: a table" merge (ratio 14/15 >= 0.9): one self-loop.
+        #expect(ok.stdout.split(separator: "\n").count == 3)
+        for bad in ["0", "1.5", "nan", "x"] {
+            let r = try Self.run(["score", "-", "--similarity", bad], stdin: rows)
+            #expect(r.status == 2)
+            #expect(r.stderr.contains("--similarity: expected a similarity threshold in (0, 1]"))
+        }
+        let keyed = try Self.run(["score", "-", "--step-group-similarity", "0.9", "--advantage", "mean_norm"],
+                                 stdin: #"{"group":"g","trajectory":"t","step":0,"state_key":3,"reward":0}"#)
+        #expect(keyed.status == 2)
+        #expect(keyed.stderr.contains("step_group_similarity: compares state texts"))
+    }
+
     @Test func scoresTheExampleToAFile() throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Examples/alfworld_8x8x30.jsonl").path

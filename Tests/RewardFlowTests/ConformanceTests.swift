@@ -9,8 +9,16 @@ import Testing
         #expect(Fixtures.names.count >= 30, "conformance fixtures not found at \(Fixtures.directory.path)")
     }
 
-    /// Every case, whatever its operator (an unknown operator is a failure, not a skip).
-    static var cases: [String] { Fixtures.names }
+    /// Every case, whatever its operator (an unknown operator is a failure, not a skip), and
+    /// the cases of `options/` whose options exist (similarity: SPEC §2.1, §5).
+    static var cases: [String] {
+        Fixtures.names + Fixtures.optionNames.filter { $0.hasPrefix("similar_states") || $0 == "step_group_similarity" }
+            .map { "options/\($0)" }
+    }
+
+    @Test func similarityFixturesArePresent() {
+        #expect(Self.cases.filter { $0.hasPrefix("options/") }.count == 3)
+    }
 
     @Test(arguments: cases)
     func conformance(_ name: String) throws {
@@ -29,7 +37,9 @@ import Testing
         options.nodeReward = NodeRewardPolicy(rawValue: params["node_reward"] as? String ?? "firstSeen")!
         options.advantage = AdvantageMode(rawValue: params["advantage"] as? String ?? "")
         options.stepWeight = params["step_weight"] as? Double ?? 1
-        let tolerance = params["tolerance"] as! Double
+        options.similarity = params["similarity"] as? Double
+        options.stepGroupSimilarity = params["step_group_similarity"] as? Double
+        let tolerance = params["tolerance"] as? Double ?? (["max-decay", "trajectory-return"].contains(operatorName) ? 1e-12 : 1e-9)
         let advantageTolerance = params["advantage_tolerance"] as? Double ?? tolerance
 
         let rows = try JSONLReader.read(path: Fixtures.url(name, "input.jsonl").path)

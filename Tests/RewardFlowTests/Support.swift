@@ -20,6 +20,13 @@ enum Fixtures {
             .map { String($0.dropLast(".params.json".count)) }.sorted()
     }
 
+    /// The case names of the `options/` folder.
+    static var optionNames: [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("options").path)) ?? []
+        return files.filter { $0.hasSuffix(".params.json") }
+            .map { String($0.dropLast(".params.json".count)) }.sorted()
+    }
+
     static func url(_ name: String, _ suffix: String) -> URL {
         directory.appendingPathComponent("\(name).\(suffix)")
     }

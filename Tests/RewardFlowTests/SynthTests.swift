@@ -13,6 +13,27 @@ import Testing
         return o
     }
 
+    @Test func perturbedObservationsAreSeededNearDuplicates() throws {
+        var options = SynthesisOptions()
+        options.groups = 4
+        options.seed = 3
+        let plain = try RolloutSynthesizer(options).rows()
+        options.perturbFraction = 0.3
+        let perturbed = try RolloutSynthesizer(options).rows()
+        #expect(perturbed.count == plain.count)
+        #expect(perturbed.stateCount > plain.stateCount)
+        #expect(try RolloutSynthesizer(options).jsonl() == RolloutSynthesizer(options).jsonl())
+        // The JSONL and the in-memory rows agree on the perturbed texts.
+        let text = String(decoding: try RolloutSynthesizer(options).jsonl(), as: UTF8.self)
+        #expect(text.contains(perturbed.stateTexts.string(of: perturbed.state[perturbed.count - 1]).unicodeScalars.map { $0.isASCII ? String($0) : "" }.joined()))
+        var scoring = ScoringOptions()
+        scoring.similarity = 0.95
+        let merged = try Scorer(options: scoring).score(perturbed)
+        #expect(merged.rewards.value.count == perturbed.count)
+        options.perturbFraction = 1.5
+        #expect(thrownError { _ = try RolloutSynthesizer(options) } != nil)
+    }
+
     @Test func sameSeedSameBytesDifferentSeedDifferentBytes() throws {
         let a = try RolloutSynthesizer(options()).jsonl()
         let b = try RolloutSynthesizer(options()).jsonl()

@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,36 @@ static void test_errors(void) {
     rf_options_init(&options);
     options.struct_size = 0;
     CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_ARGUMENT, "struct_size");
+
+    /* Similarity thresholds: 0 is off, (0, 1] accepted, anything else refused. */
+    rf_options_init(&options);
+    CHECK(options.similarity == 0 && options.step_group_similarity == 0);
+    options.similarity = 1.5;
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "similarity");
+    options.similarity = NAN;
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "similarity");
+    rf_options_init(&options);
+    options.step_group_similarity = -0.5;
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "step_group_similarity");
+    /* A caller built before the fields existed: they are not read (so off). */
+    options.struct_size = offsetof(rf_options, similarity);
+    CHECK(rf_score(batch, &options, &out) == RF_OK && near(value[0], 8.1));
+    /* The chain's one-letter states share no character: T = 0.5 merges nothing. */
+    rf_options_init(&options);
+    options.similarity = 0.5;
+    options.step_group_similarity = 1.0;
+    CHECK(rf_score(batch, &options, &out) == RF_OK);
+    for (int i = 0; i < N; i++) CHECK(near(value[i], want_value[i]));
+    {
+        rf_batch *keyed = NULL;
+        column kg, kt, ks, ka;
+        rf_rows by_key = chain_rows(&kg, &kt, &ks, &ka, 0, N, 1);
+        CHECK(rf_batch_create(&keyed) == RF_OK && rf_batch_append(keyed, &by_key) == RF_OK);
+        CHECK_ERROR(rf_score(keyed, &options, &out), RF_ERR_INVALID_PARAMETER, "state_key");
+        free_column(kg); free_column(kt); free_column(ks); free_column(ka);
+        rf_batch_destroy(keyed);
+    }
+    for (int i = 0; i < N; i++) value[i] = 0;
     rf_outputs small = {N - 1, value, NULL, NULL, NULL, NULL, NULL};
     CHECK_ERROR(rf_score(batch, NULL, &small), RF_ERR_INVALID_ARGUMENT, "capacity");
     for (int i = 0; i < N; i++) CHECK(value[i] == 0); /* nothing written on failure */

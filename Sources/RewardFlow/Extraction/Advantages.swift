@@ -39,7 +39,14 @@ public struct AdvantageEstimator: Sendable {
     /// Groups are independent, so they are computed in parallel (contiguous chunks of groups,
     /// per-thread scratch); every sum is exactly rounded, so the result is the same bits
     /// whatever the thread count or the order of the rows.
-    public func advantages(_ rows: StepRows, index: TrajectoryIndex, stepReward: [Double]) -> RowAdvantages {
+    ///
+    /// `stepStates` replaces the state column for the step groups (one id per row): the
+    /// representatives of SPEC §5's step-group similarity (`SimilarStates.stepGroupStates`);
+    /// nil groups rows by `rows.state`.
+    public func advantages(
+        _ rows: StepRows, index: TrajectoryIndex, stepReward: [Double], stepStates: [Int32]? = nil
+    ) -> RowAdvantages {
+        let stateColumn = stepStates ?? rows.state
         let n = rows.count
         var episode = [Double](repeating: 0, count: n)
         var step = [Double](repeating: 0, count: n)
@@ -51,7 +58,7 @@ public struct AdvantageEstimator: Sendable {
                     Parallel.forEachChunk(count: index.groupCount, work: n) { groups in
                         var scratch = GroupScratch(stateCount: rows.stateCount)
                         for g in groups {
-                            advantages(ofGroup: g, rows, index, stepReward, out, &scratch)
+                            advantages(ofGroup: g, rows, stateColumn, index, stepReward, out, &scratch)
                         }
                     }
                 }
@@ -76,7 +83,7 @@ public struct AdvantageEstimator: Sendable {
     }
 
     func advantages(
-        ofGroup g: Int, _ rows: StepRows, _ index: TrajectoryIndex, _ stepReward: [Double],
+        ofGroup g: Int, _ rows: StepRows, _ stateColumn: [Int32], _ index: TrajectoryIndex, _ stepReward: [Double],
         _ out: (SendableBuffer<Double>, SendableBuffer<Double>, SendableBuffer<Double>),
         _ s: inout GroupScratch
     ) {
@@ -132,7 +139,7 @@ public struct AdvantageEstimator: Sendable {
             let first = index.trajectoryRowStart[t]
             for j in 0..<Int(index.activePrefix[t]) {
                 let r = index.orderedRows[first + j]
-                let state = Int(rows.state[Int(r)])
+                let state = Int(stateColumn[Int(r)])
                 var sg = s.stepGroupOfState.value(state)
                 if sg < 0 {
                     sg = groups

@@ -18,7 +18,11 @@ public struct GraphBuilder: Sendable {
     /// Groups are built in parallel (contiguous chunks of groups, per-thread scratch, no
     /// hashing containers: stamped arrays and small open-addressing tables), then laid out
     /// into the batch's CSR arrays in group order. The result never depends on threads.
-    public func build(_ rows: StepRows, index: TrajectoryIndex) -> StateGraph {
+    ///
+    /// `states` replaces the rows' state column (one id per row): the representatives of
+    /// SPEC §2.1's similarity clusters (`SimilarStates.graphStates`); nil reads `rows.state`.
+    public func build(_ rows: StepRows, index: TrajectoryIndex, states: [Int32]? = nil) -> StateGraph {
+        let stateColumn = states ?? rows.state
         let groups = index.groupCount
         var parts = [GroupGraph?](repeating: nil, count: groups)
         // Per row: the local node of its state (-1: not a node), made global in `assemble`.
@@ -29,7 +33,7 @@ public struct GraphBuilder: Sendable {
                 Parallel.forEachChunk(count: groups, work: rows.count) { range in
                     var scratch = GroupScratch(stateCount: rows.stateCount)
                     for g in range {
-                        output[g] = buildGroup(g, rows, index, rowNodes, &scratch)
+                        output[g] = buildGroup(g, rows, stateColumn, index, rowNodes, &scratch)
                     }
                 }
             }
@@ -170,8 +174,16 @@ public struct GraphBuilder: Sendable {
         }
     }
 
+    /// The length of trajectory `t`'s SPEC §2 state sequence: it stops after the first
+    /// inactive step j ≥ 1 (included), or at the last row.
+    static func sequenceLength(_ index: TrajectoryIndex, _ t: Int) -> Int {
+        let length = index.trajectoryRowStart[t + 1] - index.trajectoryRowStart[t]
+        guard Int(index.activePrefix[t]) < length else { return length }
+        return min(max(Int(index.activePrefix[t]), 1) + 1, length)
+    }
+
     func buildGroup(
-        _ g: Int, _ rows: StepRows, _ index: TrajectoryIndex, _ rowNodes: SendableBuffer<Int32>,
+        _ g: Int, _ rows: StepRows, _ stateColumn: [Int32], _ index: TrajectoryIndex, _ rowNodes: SendableBuffer<Int32>,
         _ s: inout GroupScratch
     ) -> GroupGraph {
         var out = GroupGraph()
@@ -208,13 +220,8 @@ public struct GraphBuilder: Sendable {
 
         for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
             let first = index.trajectoryRowStart[t]
-            let length = index.trajectoryRowStart[t + 1] - first
             // The state sequence s_0..s_{n-1}: stops after the first inactive step j ≥ 1.
-            var n = length
-            if Int(index.activePrefix[t]) < length {
-                n = max(Int(index.activePrefix[t]), 1) + 1
-                n = min(n, length)
-            }
+            let n = Self.sequenceLength(index, t)
             @inline(__always) func row(_ j: Int) -> Int { Int(index.orderedRows[first + j]) }
             @inline(__always) func stateReward(_ j: Int) -> Double { j == 0 ? 0 : rows.reward[row(j - 1)] }
 
@@ -226,17 +233,17 @@ public struct GraphBuilder: Sendable {
             if dedup { s.clearTuples(expected: n) } else { s.emitted.removeAll(keepingCapacity: true) }
             var j = 0
             while j < n - 1 {
-                let from = rows.state[row(j)]
-                if !rows.noop[row(j)] && rows.state[row(j + 1)] != from {
-                    let e = EmittedTransition(from, rows.action[row(j)], rows.state[row(j + 1)], stateReward(j), stateReward(j + 1))
+                let from = stateColumn[row(j)]
+                if !rows.noop[row(j)] && stateColumn[row(j + 1)] != from {
+                    let e = EmittedTransition(from, rows.action[row(j)], stateColumn[row(j + 1)], stateReward(j), stateReward(j + 1))
                     if dedup { _ = s.insertTuple(e) } else { s.emitted.append(e) }
                     j += 1
                     continue
                 }
                 var k = j + 1
-                while k < n - 1 && (rows.noop[row(k)] || rows.state[row(k + 1)] == from) { k += 1 }
+                while k < n - 1 && (rows.noop[row(k)] || stateColumn[row(k + 1)] == from) { k += 1 }
                 guard k < n - 1 else { break }
-                let e = EmittedTransition(from, rows.action[row(k)], rows.state[row(k + 1)], stateReward(k), stateReward(k + 1))
+                let e = EmittedTransition(from, rows.action[row(k)], stateColumn[row(k + 1)], stateReward(k), stateReward(k + 1))
                 if dedup { _ = s.insertTuple(e) } else { s.emitted.append(e) }
                 j = k + 1
             }
@@ -297,7 +304,7 @@ public struct GraphBuilder: Sendable {
         for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
             for j in index.trajectoryRowStart[t]..<index.trajectoryRowStart[t + 1] {
                 let r = Int(index.orderedRows[j])
-                let state = Int(rows.state[r])
+                let state = Int(stateColumn[r])
                 let node = s.nodeOfState.value(state)
                 if node >= 0 { rowNodes[r] = node }
             }

@@ -54,6 +54,10 @@ public struct SynthesisOptions: Sendable {
     public var markNoop = false
     /// The seed: equal options give byte-identical batches.
     public var seed: UInt64 = 0
+    /// Fraction in [0, 1] of rows whose observation text is perturbed (seeded per row): a
+    /// counter changed, two listed items swapped, a word dropped, or an accent added, so that
+    /// near-duplicate texts exercise similarity merging (SPEC §2.1). 0: none.
+    public var perturbFraction = 0.0
 
     /// The defaults: 16 groups × 8 rollouts × 50 steps (the paper's batch).
     public init() {}
@@ -78,6 +82,7 @@ public struct SynthesisOptions: Sendable {
         try check(negativePenalty.isFinite, "neg-penalty", "must be finite")
         try check(goalReward.isFinite, "goal-reward", "must be finite")
         try check(goalSpread >= 0 && goalSpread <= 1, "goal-spread", "must be in [0, 1]")
+        try check(perturbFraction >= 0 && perturbFraction <= 1, "perturb", "must be in [0, 1]")
     }
 }
 
@@ -199,6 +204,8 @@ public struct RolloutSynthesizer: Sendable {
         let world = World(options, group: g)
         var rng = SeededRandom(options.seed, UInt64(g), 0x57A1_C0DE)
         var walks = GroupWalks(world: world, group: g)
+        walks.perturbFraction = options.perturbFraction
+        walks.seed = options.seed
         let o = options
         let nothingState = Int32(-1)
         var observations: [Int32] = []
@@ -447,6 +454,8 @@ struct GroupWalks: Sendable {
 
     let world: World
     let group: Int
+    var perturbFraction = 0.0
+    var seed: UInt64 = 0
     var rows: [Row] = []
     var trajectories = 0
     var successes = 0
@@ -480,6 +489,8 @@ struct GroupWalks: Sendable {
             let state: Int32
             if identity == .key {
                 state = batch.internStateKey(stateKey(row.observation))
+            } else if var perturbed = perturbedText(row) {
+                state = perturbed.withUTF8 { batch.internState(UnsafeRawBufferPointer($0)) }
             } else if let id = textIDs[row.observation] {
                 state = id
             } else {
@@ -499,6 +510,35 @@ struct GroupWalks: Sendable {
                 group: g, trajectory: trajectory, step: row.step, state: state, action: action,
                 reward: row.reward, active: row.active, noop: row.noop)
         }
+    }
+
+    /// The perturbed text of `row` (nil: the row shows its observation unchanged). Drawn from
+    /// `(seed, group, rollout, step)`, so it never depends on the order rows are rendered in.
+    func perturbedText(_ row: Row) -> String? {
+        guard perturbFraction > 0 else { return nil }
+        var rng = SeededRandom(seed, UInt64(group), UInt64(UInt32(bitPattern: row.rollout)) << 32 | UInt64(UInt32(bitPattern: row.step)), 0x9E27)
+        guard rng.unit() < perturbFraction else { return nil }
+        var words = world.observation(Int(row.observation)).split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard words.count > 2 else { return words.joined(separator: " ") + " ." }
+        switch rng.below(4) {
+        case 0:  // a counter
+            let counters = words.indices.filter { words[$0].first?.isNumber == true }
+            if !counters.isEmpty {
+                let i = counters[rng.below(counters.count)]
+                words[i] = String(rng.below(100)) + String(words[i].drop { $0.isNumber })
+            } else {
+                words.append(String(rng.below(100)))
+            }
+        case 1:  // two items swapped
+            let i = rng.below(words.count), j = rng.below(words.count)
+            words.swapAt(i, j)
+        case 2:  // a word dropped
+            words.remove(at: rng.below(words.count))
+        default:  // an accent
+            let i = rng.below(words.count)
+            words[i] = String(words[i].map { $0 == "e" ? "é" : $0 })
+        }
+        return words.joined(separator: " ")
     }
 
     /// The rows as JSONL in the format of `../shared/tools/gen_trajectories.py --format rows`.
@@ -522,7 +562,9 @@ struct GroupWalks: Sendable {
             out.append(contentsOf: #", "step": "#.utf8)
             DoubleFormatter.appendInteger(Int(row.step), to: &out)
             out.append(contentsOf: #", "state": "#.utf8)
-            if let text = texts[row.observation] {
+            if let perturbed = perturbedText(row) {
+                out.append(contentsOf: JSONText.quoted(perturbed))
+            } else if let text = texts[row.observation] {
                 out.append(contentsOf: text)
             } else {
                 let text = JSONText.quoted(world.observation(Int(row.observation)))
