@@ -124,9 +124,27 @@ public struct Scorer: Sendable {
 
     /// Scores a batch and records in `explain` what was solved and how long each stage took.
     public func score(_ rows: StepRows, explain: inout SolveExplanation) throws(RewardFlowError) -> ScoredRows {
+        try scoreKeepingGraph(rows, explain: &explain).scored
+    }
+
+    /// The state graph of `rows` as scoring builds it (SPEC §2, with graph similarity when set).
+    func stateGraph(_ rows: StepRows, index: TrajectoryIndex, explain: inout SolveExplanation) -> StateGraph {
+        var states: [Int32]?
+        if let t = options.similarity {
+            states = explain.time("similarity") { SimilarStates.graphStates(rows, index: index, threshold: t) }
+        }
+        return explain.time("graph") { GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index, states: states) }
+    }
+
+    /// `score`, also returning the index and the state graph it built (nil under
+    /// trajectory-return, which builds none).
+    func scoreKeepingGraph(
+        _ rows: StepRows, explain: inout SolveExplanation
+    ) throws(RewardFlowError) -> (scored: ScoredRows, index: TrajectoryIndex, graph: StateGraph?) {
         try Self.checkSimilarity(options, rows)
         let index = try explain.time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows) }
         let rewards: RowRewards
+        var kept: StateGraph?
         switch options.propagation {
         case .trajectoryReturn:
             explain.operatorDescription = "trajectory-return (gamma \(options.gamma))"
@@ -135,11 +153,8 @@ public struct Scorer: Sendable {
             }
             rewards = explain.time("extract") { RewardExtractor.extract(rows, index: index, returns: returns) }
         default:
-            var states: [Int32]?
-            if let t = options.similarity {
-                states = explain.time("similarity") { SimilarStates.graphStates(rows, index: index, threshold: t) }
-            }
-            let graph = explain.time("graph") { GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index, states: states) }
+            let graph = stateGraph(rows, index: index, explain: &explain)
+            kept = graph
             (explain.groups, explain.nodes, explain.edges) = (graph.groupCount, graph.nodeCount, graph.edgeCount)
             let values = try Self.propagator(options).values(on: graph, explain: &explain)
             if options.propagation != .maxDecay { explain.notes.append("OpenBLAS kernels: \(BLAS.coreName)") }
@@ -158,7 +173,7 @@ public struct Scorer: Sendable {
         }
         let scored = ScoredRows(rewards: rewards, advantages: advantages)
         try Self.requireFinite(scored, rows)
-        return scored
+        return (scored, index, kept)
     }
 
     /// Refuses outputs that left the double range (rewards near ±1e308 can overflow a value

@@ -194,6 +194,16 @@ def _real_option(value: Any, name: str) -> float:
     return float(value)
 
 
+def _threshold_option(value: Any, name: str) -> float:
+    """A similarity threshold: None (off, 0 for the engine) or a number in (0, 1]."""
+    if value is None:
+        return 0.0
+    threshold = _real_option(value, name)
+    if not 0.0 < threshold <= 1.0:
+        raise InvalidParameterError(f"{name}: must be a number in (0, 1], got {value}", 2)
+    return threshold
+
+
 def _int_option(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
@@ -229,7 +239,8 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
           noop: Any = None, *, action: Any = None, operator: str = "max-decay", gamma: float = 0.9,
           alpha: float = 0.85, advantage: Optional[str] = None, step_weight: float = 1.0,
           node_reward: str = "firstSeen", solver: str = "auto", tolerance: float = 1e-12,
-          max_iterations: int = 10_000) -> dict[str, Any]:
+          max_iterations: int = 10_000, similarity: Optional[float] = None,
+          step_group_similarity: Optional[float] = None) -> dict[str, Any]:
     """Scores a batch of step rows; returns a dict of float64 arrays aligned with the rows.
 
     Rows are columns of equal length (rows in any order; SPEC section 1):
@@ -250,8 +261,11 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
 
     Options: ``operator`` (one of ``operators()``), ``gamma``, ``alpha`` (pagerank, diffusion),
     ``advantage`` (None, "mean_norm", "mean_std_norm"), ``step_weight``, ``node_reward``
-    ("firstSeen", "max", "mean"), and for the linear operators ``solver``, ``tolerance``,
-    ``max_iterations``.
+    ("firstSeen", "max", "mean"), for the linear operators ``solver``, ``tolerance``,
+    ``max_iterations``, and the near-duplicate merging of SPEC 2.1 and 5 (difflib's ratio, bit
+    for bit): ``similarity`` (graph states whose texts have ratio >= T are one state) and
+    ``step_group_similarity`` (the same for step groups), each None (exact, the default) or a T
+    in (0, 1]; both need text states.
 
     Returns ``value``, ``step_reward``, ``step_reward_abs`` and, with ``advantage``,
     ``episode_advantage``, ``step_advantage``, ``advantage``: NumPy float64 arrays, or CPU torch
@@ -261,7 +275,8 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     for columns of the wrong type or length.
     """
     result = _engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma, alpha,
-                     advantage, step_weight, node_reward, solver, tolerance, max_iterations, statistics=False)
+                     advantage, step_weight, node_reward, solver, tolerance, max_iterations, similarity,
+                     step_group_similarity, statistics=False)
     if _module(reward) == "torch":
         import torch
         return {name: torch.from_numpy(values) for name, values in result.items()}
@@ -272,7 +287,8 @@ def stats(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
           noop: Any = None, *, action: Any = None, operator: str = "max-decay", gamma: float = 0.9,
           alpha: float = 0.85, advantage: Optional[str] = "mean_norm", step_weight: float = 1.0,
           node_reward: str = "firstSeen", solver: str = "auto", tolerance: float = 1e-12,
-          max_iterations: int = 10_000) -> dict[str, Any]:
+          max_iterations: int = 10_000, similarity: Optional[float] = None,
+          step_group_similarity: Optional[float] = None) -> dict[str, Any]:
     """The statistics of the batch scored with these options, as ``rewardflow stats --json`` gives
     them (README, "Seeing the credit"): a dict with the batch's and each group's rows,
     trajectories, success rate, distinct states, nodes, edges, strongly connected components,
@@ -282,11 +298,12 @@ def stats(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     import json
     return json.loads(_engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma,
                               alpha, advantage, step_weight, node_reward, solver, tolerance, max_iterations,
-                              statistics=True))
+                              similarity, step_group_similarity, statistics=True))
 
 
 def _engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma, alpha, advantage,
-            step_weight, node_reward, solver, tolerance, max_iterations, statistics):
+            step_weight, node_reward, solver, tolerance, max_iterations, similarity, step_group_similarity,
+            statistics):
     """One engine call on normalised columns: the score arrays, or the statistics' JSON text."""
     for name, column in (("group", group), ("trajectory", trajectory), ("state", state), ("action", action)):
         if isinstance(column, (str, bytes)):
@@ -294,7 +311,9 @@ def _engine(group, trajectory, step, state, reward, active, noop, action, operat
     options = (_text_option(operator, "operator"), _real_option(gamma, "gamma"), _real_option(alpha, "alpha"),
                _text_option(solver, "solver"), _real_option(tolerance, "tolerance"),
                _int_option(max_iterations, "max_iterations"), _text_option(node_reward, "node_reward"),
-               _text_option(advantage, "advantage", optional=True), _real_option(step_weight, "step_weight"))
+               _text_option(advantage, "advantage", optional=True), _real_option(step_weight, "step_weight"),
+               _threshold_option(similarity, "similarity"),
+               _threshold_option(step_group_similarity, "step_group_similarity"))
     rewards = _array(reward)
     if rewards.ndim != 1:
         raise ValueError(f"reward: expected a 1-D array, got shape {rewards.shape}")

@@ -521,7 +521,8 @@ PyDoc_STRVAR(score_doc,
 "which normalises the arguments first). Strings: list, tuple, NumPy O/S/U array, Arrow array\n"
 "or stream, or None (absent). Numbers: int64 step, float64 reward, uint64 state_key, uint8\n"
 "active/noop buffers or None. options: (operator, gamma, alpha, solver, tolerance,\n"
-"max_iterations, node_reward, advantage, step_weight). outputs: six writable float64 buffers\n"
+"max_iterations, node_reward, advantage, step_weight, similarity, step_group_similarity; 0 = off).\n"
+"outputs: six writable float64 buffers\n"
 "or None, in the order of rf_outputs; or None for the batch statistics instead of scores.\n"
 "Returns None (scores) or the statistics' JSON text, or (status, message) when the engine\n"
 "refuses the rows or the options.");
@@ -547,11 +548,12 @@ static PyObject *score(PyObject *module, PyObject *args) {
     rf_batch *batch = NULL;
 
     const char *operator_name, *solver, *node_reward, *advantage;
-    double gamma, alpha, tolerance, step_weight;
+    double gamma, alpha, tolerance, step_weight, similarity, step_group_similarity;
     long long max_iterations;
     PyObject *operator_object, *solver_object, *node_reward_object, *advantage_object;
-    if (!PyArg_ParseTuple(options, "OddOdLOOd:options", &operator_object, &gamma, &alpha, &solver_object,
-                          &tolerance, &max_iterations, &node_reward_object, &advantage_object, &step_weight))
+    if (!PyArg_ParseTuple(options, "OddOdLOOddd:options", &operator_object, &gamma, &alpha, &solver_object,
+                          &tolerance, &max_iterations, &node_reward_object, &advantage_object, &step_weight,
+                          &similarity, &step_group_similarity))
         return NULL;
     if (option_text(operator_object, &operator_name) < 0 || option_text(solver_object, &solver) < 0 ||
         option_text(node_reward_object, &node_reward) < 0 || option_text(advantage_object, &advantage) < 0)
@@ -597,6 +599,8 @@ static PyObject *score(PyObject *module, PyObject *args) {
     engine_options.tolerance = tolerance;
     engine_options.max_iterations = max_iterations;
     engine_options.step_weight = step_weight;
+    engine_options.similarity = similarity;
+    engine_options.step_group_similarity = step_group_similarity;
     rf_outputs engine_outputs = {
         .capacity = (size_t)count,
         .value = (double *)pointers[OUT0], .step_reward = (double *)pointers[OUT0 + 1],

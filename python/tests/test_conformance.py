@@ -11,6 +11,16 @@ from conftest import CONFORMANCE, columns, read_jsonl
 # The operators the foundation ships: never skipped, whatever the engine reports.
 REQUIRED = {"max-decay", "trajectory-return"}
 CASES = sorted(p.name[: -len(".params.json")] for p in CONFORMANCE.glob("*.params.json"))
+# The option fixtures (conformance/options) of the options this binding implements.
+OPTIONS = ("similarity", "step_group_similarity")
+BASE = {"operator", "gamma", "alpha", "advantage", "step_weight", "node_reward", "tolerance", "advantage_tolerance"}
+OPTION_CASES = sorted(
+    "options/" + p.name[: -len(".params.json")] for p in (CONFORMANCE / "options").glob("*.params.json")
+    if set(json.loads(p.read_text())) <= BASE | set(OPTIONS))
+
+
+def test_option_fixtures_present():
+    assert len(OPTION_CASES) >= 3, f"similarity fixtures not found in {CONFORMANCE / 'options'}"
 
 
 def test_fixtures_present():
@@ -21,7 +31,7 @@ def test_required_operators_supported():
     assert REQUIRED <= set(rewardflow.operators())
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", CASES + OPTION_CASES)
 def test_case(name):
     params = json.loads((CONFORMANCE / f"{name}.params.json").read_text())
     operator = params["operator"]
@@ -30,10 +40,11 @@ def test_case(name):
     rows = read_jsonl(CONFORMANCE / f"{name}.input.jsonl")
     expected = read_jsonl(CONFORMANCE / f"{name}.expected.jsonl")
     assert len(expected) == len(rows)
-    options = {k: params[k] for k in ("gamma", "alpha", "advantage", "step_weight", "node_reward") if k in params}
+    options = {k: params[k] for k in ("gamma", "alpha", "advantage", "step_weight", "node_reward") + OPTIONS
+               if k in params}
     result = rewardflow.score(**columns(rows), operator=operator, **options)
 
-    tolerance = params["tolerance"]
+    tolerance = params.get("tolerance", 1e-12)
     fields = {"value": tolerance, "step_reward": tolerance, "step_reward_abs": tolerance}
     if params.get("advantage"):
         at = params.get("advantage_tolerance", tolerance)

@@ -298,3 +298,32 @@ def test_stats_of_a_hand_counted_batch():
     assert same == stats
     with pytest.raises(rewardflow.InvalidParameterError, match="gamma"):
         rewardflow.stats(GROUP, TRAJECTORY, STEP, STATE, REWARD, ACTIVE, gamma=2.0)
+
+
+@pytest.mark.parametrize("options, error, message", [
+    (dict(similarity=0.0), rewardflow.InvalidParameterError, r"similarity: must be a number in \(0, 1\]"),
+    (dict(similarity=1.5), rewardflow.InvalidParameterError, "similarity: must be"),
+    (dict(step_group_similarity=float("nan")), rewardflow.InvalidParameterError, "step_group_similarity: must be"),
+    (dict(similarity="0.9"), TypeError, "similarity: expected a real number"),
+])
+def test_bad_similarity_options(options, error, message):
+    with pytest.raises(error, match=message):
+        run(**options)
+
+
+def test_similarity_needs_text_states():
+    with pytest.raises(rewardflow.InvalidParameterError, match="state_key"):
+        run(state=[1, 2, 1, 3, 1, 2, 4], similarity=0.9)
+
+
+def test_similarity_merges_near_duplicates():
+    # "room 1 of 2" and "room 1 of 3" have ratio 20/22 >= 0.9: one state under T = 0.9.
+    state = ["start", "room 1 of 2", "start", "room 1 of 3"]
+    rows = dict(group=["g"] * 4, trajectory=["a", "a", "b", "b"], step=[0, 1, 0, 1], state=state,
+                reward=[1.0, 0.0, 0.0, 0.0])
+    exact = rewardflow.score(**rows)
+    merged = rewardflow.score(**rows, similarity=0.9)
+    assert exact["value"].tolist() == [0.9, 1.0, 0.9, 0.0]
+    assert merged["value"].tolist() == [0.9, 1.0, 0.9, 1.0]
+    import difflib
+    assert difflib.SequenceMatcher(None, state[3], state[1]).ratio() >= 0.9

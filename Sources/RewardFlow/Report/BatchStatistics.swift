@@ -317,11 +317,12 @@ extension ScoringOptions {
 }
 
 extension Scorer {
-    /// Scores `rows` and keeps the index and the state graph for statistics and pictures.
+    /// Scores `rows` and keeps the index and the state graph (the one scoring built, similarity
+    /// merging included; built for the purpose under trajectory-return) for statistics and pictures.
     public func scoreBatch(_ rows: StepRows) throws(RewardFlowError) -> ScoredBatch {
-        let scored = try score(rows)
-        let index = try TrajectoryIndex(rows)
-        let graph = GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index)
+        var explain = SolveExplanation()
+        let (scored, index, built) = try scoreKeepingGraph(rows, explain: &explain)
+        let graph = built ?? stateGraph(rows, index: index, explain: &explain)
         return ScoredBatch(rows: rows, index: index, graph: graph, scored: scored, options: options)
     }
 
