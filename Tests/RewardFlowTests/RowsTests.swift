@@ -107,6 +107,16 @@ import Testing
         expectError(#"{"group": "g", "group": "h", "trajectory": "t", "step": 0, "state": "A", "reward": 0}"#, location: .line(1), field: "group", containing: "twice")
     }
 
+    /// Steps up to 2^31 − 1 are read (10 digits included); above that the limit is named.
+    @Test func stepLimitIsNamed() throws {
+        let at = #"{"group": "g", "trajectory": "t", "step": 2147483647, "state": "A", "reward": 0}"#
+        #expect(try JSONLReader.parse(at).step == [Int32.max])
+        for step in ["2147483648", "4294967298", "99999999999999999999999"] {
+            expectError(#"{"group": "g", "trajectory": "t", "step": \#(step), "state": "A", "reward": 0}"#,
+                        location: .line(1), field: "step", containing: "must be at most 2147483647 (2^31 − 1), got \(step)")
+        }
+    }
+
     @Test func refusesNonFiniteRewards() {
         for token in ["NaN", "Infinity", "-Infinity", "1e400"] {
             expectError(#"{"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": \#(token)}"#,

@@ -220,6 +220,30 @@ static void test_errors(void) {
     CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "group: offsets decrease");
     CHECK(rf_batch_count(batch) == 0); /* misuse leaves the batch unchanged */
 
+    /* Counts beyond the batch limit (2^31 - 2 rows), SIZE_MAX and 2^63 included, through both
+     * append entry points; the real count and the limit are named. */
+    bad = rows;
+    bad.count = SIZE_MAX;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "count 18446744073709551615 is too large");
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "at most 2147483646 rows");
+    bad.count = (size_t)1 << 63;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "count 9223372036854775808 is too large");
+    bad.count = (size_t)INT32_MAX;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "count 2147483647 is too large");
+    rf_columns huge;
+    memset(&huge, 0, sizeof huge);
+    huge.count = SIZE_MAX;
+    CHECK_ERROR(rf_batch_append_columns(batch, &huge), RF_ERR_INVALID_ARGUMENT, "count 18446744073709551615 is too large");
+    huge.count = (size_t)1 << 63;
+    CHECK_ERROR(rf_batch_append_columns(batch, &huge), RF_ERR_INVALID_ARGUMENT, "count 9223372036854775808 is too large");
+    CHECK(rf_batch_count(batch) == 0);
+    /* Steps: the limit is 2^31 - 1, named as such. */
+    int64_t big_steps[N] = {0, 1, 2, 0, 1, 2, ((int64_t)1 << 32) + 2};
+    bad = rows;
+    bad.step = big_steps;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_INPUT, "row 6: step: must be at most 2147483647 (2^31 − 1), got 4294967298");
+    CHECK(rf_batch_clear(batch) == RF_OK);
+
     /* An empty batch is bad input (at score time). */
     CHECK_ERROR(rf_score(batch, NULL, &out), RF_ERR_INVALID_INPUT, "empty input");
 
@@ -240,7 +264,7 @@ static void test_errors(void) {
     options.struct_size = 0;
     CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_ARGUMENT, "struct_size");
     rf_outputs small = {N - 1, value, NULL, NULL, NULL, NULL, NULL};
-    CHECK_ERROR(rf_score(batch, NULL, &small), RF_ERR_INVALID_ARGUMENT, "capacity");
+    CHECK_ERROR(rf_score(batch, NULL, &small), RF_ERR_INVALID_ARGUMENT, "capacity 6 is less than the batch's 7 rows");
     for (int i = 0; i < N; i++) CHECK(value[i] == 0); /* nothing written on failure */
 
     /* Switching state naming between appends. */

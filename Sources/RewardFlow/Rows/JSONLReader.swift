@@ -461,9 +461,11 @@ private struct Parser {
         let (start, length, isInteger) = try scanNumber(field.name)
         guard isInteger else { throw fail(field.name, "expected an integer, got a non-integer number") }
         if start.pointee == 0x2D { throw fail(field.name, "must be a non-negative integer") }
-        guard length <= 9 else { throw fail(field.name, "step number too large") }
+        let digits = { String(decoding: UnsafeBufferPointer(start: start, count: min(length, 40)), as: UTF8.self) + (length > 40 ? "..." : "") }
+        guard length <= 10 else { throw fail(field.name, StepRows.stepTooLarge(digits())) }
         var value = 0
         for i in 0..<length { value = value * 10 + Int(start[i] - 0x30) }
+        guard value <= StepRows.maxStep else { throw fail(field.name, StepRows.stepTooLarge(digits())) }
         return value
     }
 
