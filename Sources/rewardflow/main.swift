@@ -11,7 +11,7 @@ let usage = """
                             [--advantage none|mean_norm|mean_std_norm] [--step-weight W]
                             [--node-reward firstSeen|max|mean] [--alpha A]
                             [--solver auto|direct|iterative|dense] [--tol T] [--max-iter N] [--explain]
-                            [--quiet]
+                            [--max-line-bytes N] [--quiet]
            rewardflow synth [--groups G] [--rollouts N] [--max-steps T] [--seed S] [-o OUTPUT] [...]
            rewardflow time INPUT | --synth-groups G [--keys] [--repeat N]   (see each --help)
 
@@ -24,6 +24,8 @@ let usage = """
       --tol T        iterative stop rule: residual (discounted) or change (pagerank) (default 1e-12)
       --max-iter N   iteration cap of iterative solvers; reaching it is an error (default 10000)
       --explain      print what was solved (backends, iterations, residual, stage times) to stderr
+      --max-line-bytes N  longest input line accepted, in bytes (default 268435456 = 256 MiB);
+                     a longer line (or input without newlines) is refused with exit 2
       --quiet        no progress bar (it is drawn on stderr, only when stderr is a terminal)
 
     Exit status: 0 on success, 2 on bad input or options (message on stderr), 1 on I/O or numerical
@@ -44,6 +46,7 @@ struct ScoreCommand {
     var options = ScoringOptions()
     var explain = false
     var quiet = false
+    var maxLineBytes = JSONLReader.defaultMaxLineBytes
 
     init(arguments: [String]) {
         var i = 0
@@ -75,6 +78,10 @@ struct ScoreCommand {
                     fail("--solver: unknown solver '\(text)' (choose \(LinearSolver.allCases.map(\.rawValue).joined(separator: ", ")))", status: 2)
                 }
                 options.solver = solver
+            case "--max-line-bytes":
+                let text = value(argument)
+                guard let n = Int(text), n > 0 else { fail("\(argument): expected a positive integer, got '\(text)'", status: 2) }
+                maxLineBytes = n
             case "--explain": explain = true
             case "-q", "--quiet": quiet = true
             case "--operator":
@@ -116,7 +123,7 @@ struct ScoreCommand {
             let scorer = try Scorer(options: options)
             var report = SolveExplanation()
             let progress = ScoreProgress(enabled: !quiet)
-            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input, progress: progress.read) }
+            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input, maxLineBytes: maxLineBytes, progress: progress.read) }
             progress.scoring(rows)
             let scored = try scorer.score(rows, explain: &report)
             progress.writing(rows)

@@ -16,12 +16,23 @@ public enum JSONLReader {
     /// Below this many bytes a chunk is parsed on one thread.
     static let parallelThreshold = 1 << 20
 
-    /// Reads the rows of the file at `path` (`"-"` reads standard input).
-    public static func read(path: String, progress: ((Int) -> Void)? = nil) throws(RewardFlowError) -> StepRows {
+    /// The longest line `read(path:)` accepts by default, in bytes (256 MiB, newline not
+    /// counted): input without newlines (`/dev/zero`) is refused instead of filling memory.
+    public static let defaultMaxLineBytes = 256 << 20
+
+    /// Reads the rows of the file at `path` (`"-"` reads standard input). A line longer than
+    /// `maxLineBytes` is refused (`line N: json: line longer than ...`) before more of it is read.
+    public static func read(
+        path: String, maxLineBytes: Int = defaultMaxLineBytes, progress: ((Int) -> Void)? = nil
+    ) throws(RewardFlowError) -> StepRows {
+        guard maxLineBytes > 0 else {
+            throw .invalidParameter(name: "max-line-bytes", message: "must be positive, got \(maxLineBytes)")
+        }
         let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY)
         guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
         defer { if fd != 0 { close(fd) } }
         var parser = Parser()
+        parser.maxLineBytes = maxLineBytes
         var info = stat()
         if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
             // Reserve (address space only: untouched pages cost nothing) so the columns and
@@ -32,7 +43,11 @@ public enum JSONLReader {
         var buffer = [UInt8](repeating: 0, count: chunkSize)
         var filled = 0
         while true {
-            if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            if filled == buffer.count {
+                // The tail holds no newline (it is parsed otherwise): grow up to one byte past the limit.
+                let grown = min(buffer.count * 2, maxLineBytes + 1)
+                buffer.append(contentsOf: repeatElement(0, count: max(grown - buffer.count, 1)))
+            }
             let got = buffer.withUnsafeMutableBytes { raw in
                 Glibc.read(fd, raw.baseAddress! + filled, raw.count - filled)
             }
@@ -66,8 +81,16 @@ public enum JSONLReader {
                 progress?(parser.rows.count)
             }
             if atEnd { break }
+            // `buffer[0..<filled]` is the start of one line, without its newline.
+            if filled > maxLineBytes { throw Self.lineTooLong(line: parser.line + 1, limit: maxLineBytes) }
         }
         return parser.rows
+    }
+
+    /// The error for a line longer than `limit` bytes.
+    static func lineTooLong(line: Int, limit: Int) -> RewardFlowError {
+        .invalidInput(location: .line(line), field: "json",
+                      message: "line longer than \(limit) bytes (the limit; rewardflow score --max-line-bytes raises it)")
     }
 
     /// Parses rows from JSONL text held in memory.
@@ -117,7 +140,10 @@ public enum JSONLReader {
         }
         cuts.append(count)
         while shards.count < threads - 1 { shards.append(Parser()) }
-        for k in shards.indices { shards[k].reset() }
+        for k in shards.indices {
+            shards[k].reset()
+            shards[k].maxLineBytes = parser.maxLineBytes
+        }
         var errors = [RewardFlowError?](repeating: nil, count: threads)
         withUnsafeMutablePointer(to: &parser) { first in
             shards.withUnsafeMutableBufferPointer { shardBuffer in
@@ -229,6 +255,8 @@ private enum Field: Int, CaseIterable {
 private struct Parser {
     var rows = StepRows()
     var line = 0
+    /// Lines longer than this many bytes (newline not counted) are refused.
+    var maxLineBytes = Int.max
     /// Decoded bytes of the current string when it holds escapes.
     let scratch = ScratchBuffer()
     /// Ids of the previous row's group and trajectory: consecutive rows usually repeat them.
@@ -253,6 +281,7 @@ private struct Parser {
             // memchr is vectorised: the line's end is found at memory speed.
             let nl = memchr(start, 0x0A, stop - start).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? stop
             line += 1
+            if nl - start > maxLineBytes { throw JSONLReader.lineTooLong(line: line, limit: maxLineBytes) }
             try parseLine(start, nl)
             start = nl + 1
         }
