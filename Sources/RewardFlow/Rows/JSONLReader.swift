@@ -332,6 +332,7 @@ private struct Parser {
             while true {
                 skipSpace()
                 guard cursor < end, cursor.pointee == 0x22 else { throw fail("json", "expected a field name in quotes \(found())") }
+                let keyStart = cursor
                 let field: Field?
                 if let known = knownKey() {
                     field = known
@@ -362,7 +363,7 @@ private struct Parser {
                     case .noop: noop = try boolValue(field)
                     }
                 } else {
-                    try skipValue(depth: 0)
+                    try skipValue(depth: 0, key: keyStart)
                 }
                 skipSpace()
                 guard cursor < end else { throw fail("json", "the object is not closed with '}'") }
@@ -738,8 +739,18 @@ private struct Parser {
         return p + length
     }
 
-    /// Checks and skips any JSON value (for fields this engine does not use).
-    mutating func skipValue(depth: Int) throws(RewardFlowError) {
+    /// The name of the unknown field whose key (its opening quote) is at `key`, for errors.
+    mutating func fieldName(at key: UnsafePointer<UInt8>) -> String {
+        let saved = cursor
+        defer { cursor = saved }
+        cursor = key
+        guard let name = try? parseString(field: "json") else { return "json" }
+        return String(decoding: name, as: UTF8.self)
+    }
+
+    /// Checks and skips any JSON value (for fields this engine does not use); `key` is where the
+    /// unknown field's name starts, to name it when its value holds a NaN or Infinity literal.
+    mutating func skipValue(depth: Int, key: UnsafePointer<UInt8>) throws(RewardFlowError) {
         guard depth < 64 else { throw fail("json", "nesting deeper than 64 levels") }
         skipSpace()
         guard cursor < end else { throw fail("json", "expected a value at the end of the line") }
@@ -758,7 +769,7 @@ private struct Parser {
                     _ = try parseString(field: "json")
                     try expect(0x3A, "':'")
                 }
-                try skipValue(depth: depth + 1)
+                try skipValue(depth: depth + 1, key: key)
                 skipSpace()
                 guard cursor < end else { throw fail("json", "unclosed \(isObject ? "object" : "array")") }
                 if cursor.pointee == 0x2C { cursor += 1; continue }
@@ -767,7 +778,9 @@ private struct Parser {
             }
         default:
             if matchLiteral("true") || matchLiteral("false") || matchLiteral("null") { return }
-            if matchLiteral("NaN") || matchLiteral("Infinity") { return }
+            if matchLiteral("NaN") || matchLiteral("Infinity") || matchLiteral("-Infinity") || matchLiteral("-NaN") {
+                throw fail(fieldName(at: key), "NaN and Infinity are not JSON (unknown fields must be valid JSON too)")
+            }
             _ = try scanNumber("json")
         }
     }
