@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import RewardFlow
 
 /// Output files of `score -o` and `synth -o`: written through symbolic links, modes kept or
 /// taken from the umask, and no temporary file left behind by a process killed at any moment.
@@ -70,6 +71,31 @@ import Testing
             #expect(try Self.shell("umask 022 && exec '\(exe)' \(sub) -o '\(output)'") == 0)
             #expect(try Self.mode(output) == 0o640, "\(sub), existing 0640 file")
         }
+    }
+
+    /// The fallback without O_TMPFILE: a named temporary beside the target while writing,
+    /// renamed on commit, removed when abandoned; the mode rules are the same.
+    @Test func namedFallbackIsRenamedOrRemoved() throws {
+        let dir = try Self.directory("fallback")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let target = dir + "/out.jsonl"
+        try "old\n".write(toFile: target, atomically: false, encoding: .utf8)
+        chmod(target, 0o640)
+        do {
+            let file = try OutputFile(path: target, unnamed: false)
+            let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+            #expect(names.count == 2 && names.contains { $0.hasPrefix("out.jsonl.tmp.") }, "\(names)")
+            _ = "new\n".withCString { write(file.fd, $0, 4) }
+            try file.commit()
+        }
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "new\n")
+        #expect(try Self.mode(target) == 0o640)
+        do {
+            let file = try OutputFile(path: target, unnamed: false)
+            _ = "lost".withCString { write(file.fd, $0, 4) }
+        }  // abandoned
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out.jsonl"])
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "new\n")
     }
 
     /// SIGKILL (and SIGINT, SIGHUP, SIGTERM) at random moments of `score -o` and `synth -o`:

@@ -64,30 +64,36 @@ public final class OutputFile {
     }
 
     /// Opens an unnamed (or, as a fallback, named temporary) file beside `path`'s target.
-    public init(path: String) throws(RewardFlowError) {
+    public convenience init(path: String) throws(RewardFlowError) {
+        try self.init(path: path, unnamed: true)
+    }
+
+    /// `unnamed: false` takes the fallback (a named temporary file) even where `O_TMPFILE`
+    /// works, for tests.
+    init(path: String, unnamed: Bool) throws(RewardFlowError) {
         let target = try Self.resolve(path)
-        let (fd, temporary) = try Self.create(beside: target, path: path)
+        let (fd, temporary) = try Self.create(beside: target, path: path, unnamed: unnamed)
         self.fd = fd
         self.target = target
         self.temporary = temporary
     }
 
     /// The descriptor of the new file and, for the fallback, its name.
-    private static func create(beside target: String, path: String) throws(RewardFlowError) -> (Int32, String?) {
+    private static func create(beside target: String, path: String, unnamed: Bool) throws(RewardFlowError) -> (Int32, String?) {
         var status = stat()
         let mode: mode_t? = stat(target, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG ? status.st_mode & 0o7777 : nil
         let directory = directory(of: target)
         #if os(Linux)
-        let unnamed = open(directory, oTmpfile | O_WRONLY | O_CLOEXEC, 0o666)
-        if unnamed >= 0 {
+        let anonymous = unnamed ? open(directory, oTmpfile | O_WRONLY | O_CLOEXEC, 0o666) : -1
+        if anonymous >= 0 {
             // open(2) applied the umask to 0666; an existing file's mode wins.
-            if let mode { fchmod(unnamed, mode) }
-            return (unnamed, nil)
+            if let mode { fchmod(anonymous, mode) }
+            return (anonymous, nil)
         }
-        switch errno {
+        if unnamed { switch errno {
         case EOPNOTSUPP, EISDIR, EINVAL: break  // no O_TMPFILE on this kernel or file system
         default: throw .io(path: path, message: String(cString: strerror(errno)))
-        }
+        } }
         #endif
         guard let (named, name) = PendingTemporary.begin(template: target + ".tmp.XXXXXX") else {
             throw .io(path: path, message: String(cString: strerror(errno)))
