@@ -173,9 +173,11 @@ typedef struct rf_columns {
 
 /**
  * Scoring options. Always initialise with `rf_options_init` and then change fields: the
- * library reads only the first `struct_size` bytes, so code built against this header keeps
- * working with later libraries that append fields. String fields are NUL-terminated and
- * only read during the call.
+ * library reads only the fields that lie wholly inside the first `struct_size` bytes and
+ * takes defaults for the rest (a size below `sizeof(size_t)` is RF_ERR_INVALID_ARGUMENT), so
+ * code built against this header keeps working with later libraries that append fields, and
+ * a later caller's extra fields are ignored. String fields are NUL-terminated and only read
+ * during the call.
  */
 typedef struct rf_options {
     /** `sizeof(rf_options)` as the caller was compiled; set by `rf_options_init`. */
@@ -257,8 +259,9 @@ rf_status rf_batch_create(rf_batch **out);
 void rf_batch_destroy(rf_batch *batch);
 
 /**
- * Appends `rows->count` rows. Arguments are checked first (NULL columns, offsets, state
- * naming), and such a failure leaves the batch unchanged. A row the engine refuses (reward not
+ * Appends `rows->count` rows. Arguments are checked first (a count that would take the batch
+ * past 2^31 - 2 rows, SIZE_MAX included, NULL columns, offsets, state naming), and such a
+ * failure leaves the batch unchanged. Steps must lie in 0 .. 2^31 - 1. A row the engine refuses (reward not
  * finite, negative step, text that is not UTF-8) fails with RF_ERR_INVALID_INPUT naming its
  * index within the whole batch; the batch then refuses `rf_score` until `rf_batch_clear`.
  * Checks that need the whole batch (step gaps, rows active again after an inactive one, an

@@ -110,11 +110,15 @@ public func rf_batch_append_columns(_ batch: OpaquePointer?, _ columns: UnsafePo
 /// then appends through `StepRows.append(borrowing:)`; a refused row marks the batch broken.
 private func append(columns c: inout rf_columns, to batch: OpaquePointer?) throws(Failure) {
     let box = try Batch.from(batch)
-    let count = c.count
+    // `size_t` arrives as `Int`: read its bits unsigned, so SIZE_MAX or 2^63 is a huge count
+    // (refused), never a negative one.
+    let requested = UInt(bitPattern: c.count)
     let base = box.rows.count
-    guard count <= Int(Int32.max) - 1 - base else {
-        throw .argument("rows: a batch holds at most \(Int32.max - 1) rows (has \(base), adding \(count))")
+    let limit = StepRows.maxRows
+    guard requested <= UInt(limit - base) else {
+        throw .argument("rows: count \(requested) is too large: a batch holds at most \(limit) rows (has \(base))")
     }
+    let count = Int(requested)
     guard count > 0 else { return }
     guard let group = try StringColumn.borrow(c.group, count: count, name: "group") else {
         throw .argument("group: the column is absent")
@@ -158,8 +162,9 @@ public func rf_score(
         if let message = box.broken { throw .argument("batch: unusable after a failed append (\(message)); clear it") }
         let out = outputs.pointee
         let rows = box.rows
-        guard out.capacity >= rows.count else {
-            throw .argument("outputs: capacity \(out.capacity) is less than the batch's \(rows.count) rows")
+        let capacity = UInt(bitPattern: out.capacity)
+        guard capacity >= UInt(rows.count) else {
+            throw .argument("outputs: capacity \(capacity) is less than the batch's \(rows.count) rows")
         }
         let scoring = try ScoringOptions(options)
         let scored = try library { () throws(RewardFlowError) in try Scorer(options: scoring).score(rows) }

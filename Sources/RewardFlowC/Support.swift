@@ -163,20 +163,39 @@ struct OutputColumn {
 }
 
 extension ScoringOptions {
-    /// Options from a C `rf_options` (NULL: defaults). Only the first `struct_size` bytes are
-    /// read, so callers compiled against an older, shorter struct keep working.
+    /// Options from a C `rf_options` (NULL: defaults). Only whole fields that lie inside the
+    /// caller's `struct_size` bytes are read; every other field keeps its default, so callers
+    /// compiled against an older, shorter struct keep working and a size that ends inside a
+    /// field never yields half of a pointer. A field appended to `rf_options` needs one more
+    /// `copy` line below.
     init(_ pointer: UnsafePointer<rf_options>?) throws(Failure) {
         self.init()
         guard let pointer else { return }
-        var c = rf_options()
-        rf_options_init(&c)
-        let given = pointer.pointee.struct_size
+        let source = UnsafeRawPointer(pointer)
+        // The one field every caller has: read alone, not as part of a whole struct.
+        let given = source.load(as: Int.self)
         guard given >= MemoryLayout<Int>.size else {
             throw .argument("options: struct_size is \(given); initialise options with rf_options_init")
         }
-        withUnsafeMutableBytes(of: &c) { target in
-            target.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(given, target.count)))
+        var c = rf_options()
+        rf_options_init(&c)
+        /// Takes the caller's `field` if its bytes lie wholly within the first `given` bytes.
+        func copy<T>(_ field: WritableKeyPath<rf_options, T>) {
+            guard let offset = MemoryLayout<rf_options>.offset(of: field),
+                  offset + MemoryLayout<T>.size <= given else { return }
+            c[keyPath: field] = source.load(fromByteOffset: offset, as: T.self)
         }
+        copy(\.operator_name)
+        copy(\.gamma)
+        copy(\.alpha)
+        copy(\.solver)
+        copy(\.tolerance)
+        copy(\.max_iterations)
+        copy(\.node_reward)
+        copy(\.advantage)
+        copy(\.step_weight)
+        copy(\.similarity)
+        copy(\.step_group_similarity)
 
         if let name = try Self.text(c.operator_name, "operator") {
             guard let op = PropagationOperator(rawValue: name) else {

@@ -11,7 +11,7 @@ let usage = """
                             [--advantage none|mean_norm|mean_std_norm] [--step-weight W]
                             [--node-reward firstSeen|max|mean] [--alpha A]
                             [--solver auto|direct|iterative|dense] [--tol T] [--max-iter N] [--explain]
-                            [--similarity T] [--step-group-similarity T] [--quiet]
+                            [--similarity T] [--step-group-similarity T] [--max-line-bytes N] [--quiet]
            rewardflow synth [--groups G] [--rollouts N] [--max-steps T] [--seed S] [-o OUTPUT] [...]
            rewardflow time INPUT | --synth-groups G [--keys] [--repeat N]   (see each --help)
            rewardflow stats INPUT [score options] [--json]
@@ -31,6 +31,8 @@ let usage = """
       --step-group-similarity T
                      step groups by difflib ratio >= T to the group's first row (SPEC 5)
       --explain      print what was solved (backends, iterations, residual, stage times) to stderr
+      --max-line-bytes N  longest input line accepted, in bytes (default 268435456 = 256 MiB);
+                     a longer line (or input without newlines) is refused with exit 2
       --quiet        no progress bar (it is drawn on stderr, only when stderr is a terminal)
 
     Exit status: 0 on success, 2 on bad input or options (message on stderr), 1 on I/O or numerical
@@ -51,6 +53,7 @@ struct ScoreCommand {
     var options = ScoringOptions()
     var explain = false
     var quiet = false
+    var maxLineBytes = JSONLReader.defaultMaxLineBytes
 
     /// Parses `arguments`; `extra` may claim a flag the other commands add (`--json`, …),
     /// reading its value through the closure it is given.
@@ -95,6 +98,10 @@ struct ScoreCommand {
                 options.solver = solver
             case "--similarity": options.similarity = threshold(argument)
             case "--step-group-similarity": options.stepGroupSimilarity = threshold(argument)
+            case "--max-line-bytes":
+                let text = value(argument)
+                guard let n = Int(text), n > 0 else { fail("\(argument): expected a positive integer, got '\(text)'", status: 2) }
+                maxLineBytes = n
             case "--explain": explain = true
             case "-q", "--quiet": quiet = true
             case "--operator":
@@ -137,7 +144,7 @@ struct ScoreCommand {
             let scorer = try Scorer(options: options)
             var report = SolveExplanation()
             let progress = ScoreProgress(enabled: !quiet)
-            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input, progress: progress.read) }
+            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input, maxLineBytes: maxLineBytes, progress: progress.read) }
             progress.scoring(rows)
             let scored = try scorer.score(rows, explain: &report)
             progress.writing(rows)

@@ -110,6 +110,25 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
+    /// Input without newlines is refused at the line limit with exit 2, never read to the end
+    /// of memory; the limit is an option.
+    @Test func inputWithoutNewlinesHitsTheLineLimit() throws {
+        let result = try Self.run(["score", "/dev/zero", "--max-line-bytes", "1000000", "--quiet"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "error: line 1: json: line longer than 1000000 bytes (the limit; rewardflow score --max-line-bytes raises it)\n")
+        let good = #"{"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": 1}"#
+        let long = #"{"group": "g", "trajectory": "t", "step": 1, "state": "\#(String(repeating: "x", count: 300))", "reward": 1}"#
+        let path = Self.temporary("long-line.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "\(good)\n\(long)\n".write(toFile: path, atomically: false, encoding: .utf8)
+        let refused = try Self.run(["score", path, "--max-line-bytes", "200", "--quiet"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.hasPrefix("error: line 2: json: line longer than 200 bytes"), "\(refused.stderr)")
+        let accepted = try Self.run(["score", path, "--max-line-bytes", "\(long.utf8.count)", "--quiet"])
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        #expect(try Self.run(["score", path, "--max-line-bytes", "0"]).status == 2)
+    }
+
     @Test func badOptionsExitTwo() throws {
         for arguments in [["score", "x.jsonl", "--gamma", "1.5"], ["score", "x.jsonl", "--operator", "magic"],
                           ["score", "x.jsonl", "--advantage", "zscore"], ["score"], ["frobnicate"]] {

@@ -107,6 +107,30 @@ import Testing
         expectError(#"{"group": "g", "group": "h", "trajectory": "t", "step": 0, "state": "A", "reward": 0}"#, location: .line(1), field: "group", containing: "twice")
     }
 
+    /// Steps up to 2^31 − 1 are read (10 digits included); above that the limit is named.
+    @Test func stepLimitIsNamed() throws {
+        let at = #"{"group": "g", "trajectory": "t", "step": 2147483647, "state": "A", "reward": 0}"#
+        #expect(try JSONLReader.parse(at).step == [Int32.max])
+        for step in ["2147483648", "4294967298", "99999999999999999999999"] {
+            expectError(#"{"group": "g", "trajectory": "t", "step": \#(step), "state": "A", "reward": 0}"#,
+                        location: .line(1), field: "step", containing: "must be at most 2147483647 (2^31 − 1), got \(step)")
+        }
+    }
+
+    /// NaN / Infinity are not JSON, in unknown fields either (at any depth), named by field.
+    @Test func refusesNonFiniteLiteralsInUnknownFields() {
+        for (value, field) in [("NaN", "extra"), ("Infinity", "extra"), ("-Infinity", "extra"),
+                               (#"{"a": [1, NaN]}"#, "extra"), (#"[{"b": Infinity}]"#, "extra")] {
+            expectError(#"{"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": 0, "extra": \#(value)}"#,
+                        location: .line(1), field: field, containing: "NaN and Infinity are not JSON")
+        }
+        // The name as written, escapes decoded; on the line where it occurs.
+        expectError(Self.good + "\n" + #"{"group": "g", "trajectory": "t", "step": 1, "state": "B", "reward": 0, "caf\u00e9": NaN}"#,
+                    location: .line(2), field: "café", containing: "not JSON")
+        // Strings that merely spell them stay fine.
+        #expect(error(#"{"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": 0, "extra": ["NaN", "Infinity"]}"#) == nil)
+    }
+
     @Test func refusesNonFiniteRewards() {
         for token in ["NaN", "Infinity", "-Infinity", "1e400"] {
             expectError(#"{"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": \#(token)}"#,

@@ -13,6 +13,21 @@
 
 #include "rewardflow.h"
 
+/* The layout of rf_options that `struct_size` versioning relies on (LP64): fields only ever
+ * appended, each at the offset below. A field appended later gets one more line here. */
+_Static_assert(offsetof(rf_options, struct_size) == 0, "rf_options layout");
+_Static_assert(offsetof(rf_options, operator_name) == 8, "rf_options layout");
+_Static_assert(offsetof(rf_options, gamma) == 16, "rf_options layout");
+_Static_assert(offsetof(rf_options, alpha) == 24, "rf_options layout");
+_Static_assert(offsetof(rf_options, solver) == 32, "rf_options layout");
+_Static_assert(offsetof(rf_options, tolerance) == 40, "rf_options layout");
+_Static_assert(offsetof(rf_options, max_iterations) == 48, "rf_options layout");
+_Static_assert(offsetof(rf_options, node_reward) == 56, "rf_options layout");
+_Static_assert(offsetof(rf_options, advantage) == 64, "rf_options layout");
+_Static_assert(offsetof(rf_options, step_weight) == 72, "rf_options layout");
+_Static_assert(sizeof(rf_options) == 80, "rf_options layout");
+_Static_assert(sizeof(size_t) == 8 && sizeof(void *) == 8, "the ABI is LP64");
+
 static int failures = 0;
 
 #define CHECK(cond)                                                                     \
@@ -205,6 +220,30 @@ static void test_errors(void) {
     CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "group: offsets decrease");
     CHECK(rf_batch_count(batch) == 0); /* misuse leaves the batch unchanged */
 
+    /* Counts beyond the batch limit (2^31 - 2 rows), SIZE_MAX and 2^63 included, through both
+     * append entry points; the real count and the limit are named. */
+    bad = rows;
+    bad.count = SIZE_MAX;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "count 18446744073709551615 is too large");
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "at most 2147483646 rows");
+    bad.count = (size_t)1 << 63;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "count 9223372036854775808 is too large");
+    bad.count = (size_t)INT32_MAX;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_ARGUMENT, "count 2147483647 is too large");
+    rf_columns huge;
+    memset(&huge, 0, sizeof huge);
+    huge.count = SIZE_MAX;
+    CHECK_ERROR(rf_batch_append_columns(batch, &huge), RF_ERR_INVALID_ARGUMENT, "count 18446744073709551615 is too large");
+    huge.count = (size_t)1 << 63;
+    CHECK_ERROR(rf_batch_append_columns(batch, &huge), RF_ERR_INVALID_ARGUMENT, "count 9223372036854775808 is too large");
+    CHECK(rf_batch_count(batch) == 0);
+    /* Steps: the limit is 2^31 - 1, named as such. */
+    int64_t big_steps[N] = {0, 1, 2, 0, 1, 2, ((int64_t)1 << 32) + 2};
+    bad = rows;
+    bad.step = big_steps;
+    CHECK_ERROR(rf_batch_append(batch, &bad), RF_ERR_INVALID_INPUT, "row 6: step: must be at most 2147483647 (2^31 − 1), got 4294967298");
+    CHECK(rf_batch_clear(batch) == RF_OK);
+
     /* An empty batch is bad input (at score time). */
     CHECK_ERROR(rf_score(batch, NULL, &out), RF_ERR_INVALID_INPUT, "empty input");
 
@@ -255,7 +294,7 @@ static void test_errors(void) {
     }
     for (int i = 0; i < N; i++) value[i] = 0;
     rf_outputs small = {N - 1, value, NULL, NULL, NULL, NULL, NULL};
-    CHECK_ERROR(rf_score(batch, NULL, &small), RF_ERR_INVALID_ARGUMENT, "capacity");
+    CHECK_ERROR(rf_score(batch, NULL, &small), RF_ERR_INVALID_ARGUMENT, "capacity 6 is less than the batch's 7 rows");
     for (int i = 0; i < N; i++) CHECK(value[i] == 0); /* nothing written on failure */
 
     /* Switching state naming between appends. */
@@ -423,6 +462,85 @@ static void test_views(void) {
     free_column(cg);
 }
 
+/* Every struct_size from 0 to sizeof + 8: below 8 bytes (struct_size itself) an argument error;
+ * otherwise exactly the fields wholly inside struct_size are the caller's and the rest are
+ * defaults (compared bit for bit with a full-size struct built that way). The caller's bytes
+ * past struct_size hold other valid values, so a half-copied field shows up as a crash or a
+ * different result. */
+static void test_struct_size(void) {
+    column g, t, s, a;
+    rf_rows rows = chain_rows(&g, &t, &s, &a, 0, N, 0);
+    rf_batch *batch = NULL;
+    CHECK(rf_batch_create(&batch) == RF_OK);
+    CHECK(rf_batch_append(batch, &rows) == RF_OK);
+
+    rf_options mine;
+    rf_options_init(&mine);
+    mine.operator_name = "discounted";
+    mine.gamma = 0.5;
+    mine.alpha = 0.25;
+    mine.solver = "iterative";
+    mine.tolerance = 1e-3;
+    mine.max_iterations = 500;
+    mine.node_reward = "max";
+    mine.advantage = "mean_std_norm";
+    mine.step_weight = 2.5;
+    rf_options defaults;
+    rf_options_init(&defaults);
+    CHECK(defaults.struct_size == sizeof(rf_options));
+
+    static const struct { size_t offset, size; } fields[] = {
+        {offsetof(rf_options, operator_name), sizeof(const char *)},
+        {offsetof(rf_options, gamma), sizeof(double)},
+        {offsetof(rf_options, alpha), sizeof(double)},
+        {offsetof(rf_options, solver), sizeof(const char *)},
+        {offsetof(rf_options, tolerance), sizeof(double)},
+        {offsetof(rf_options, max_iterations), sizeof(int64_t)},
+        {offsetof(rf_options, node_reward), sizeof(const char *)},
+        {offsetof(rf_options, advantage), sizeof(const char *)},
+        {offsetof(rf_options, step_weight), sizeof(double)},
+    };
+    /* Room for a caller built against a longer struct (8 bytes more than this header's). */
+    union {
+        rf_options options;
+        unsigned char bytes[sizeof(rf_options) + 8];
+    } given;
+    for (size_t size = 0; size <= sizeof(rf_options) + 8; size++) {
+        memset(given.bytes, 0x5A, sizeof given.bytes);
+        given.options = mine;
+        given.options.struct_size = size;
+        rf_options expected = defaults;
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            if (fields[f].offset + fields[f].size <= size) {
+                memcpy((char *)&expected + fields[f].offset, (const char *)&mine + fields[f].offset, fields[f].size);
+            }
+        }
+        double got_v[N], got_a[N], want_v[N], want_a[N];
+        rf_outputs got = {N, got_v, NULL, NULL, NULL, NULL, got_a};
+        rf_outputs want = {N, want_v, NULL, NULL, NULL, NULL, want_a};
+        rf_status status = rf_score(batch, &given.options, &got);
+        if (size < sizeof(size_t)) {
+            if (status != RF_ERR_INVALID_ARGUMENT || strstr(rf_last_error(), "struct_size") == NULL) {
+                fprintf(stderr, "struct_size %zu: status %d, \"%s\"\n", size, (int)status, rf_last_error());
+                failures++;
+            }
+            continue;
+        }
+        rf_status want_status = rf_score(batch, &expected, &want);
+        if (status != want_status || (status == RF_OK && (memcmp(got_v, want_v, sizeof got_v) != 0 ||
+                                                          memcmp(got_a, want_a, sizeof got_a) != 0))) {
+            fprintf(stderr, "struct_size %zu: status %d (\"%s\"), want %d\n", size, (int)status,
+                    status == RF_OK ? "" : rf_last_error(), (int)want_status);
+            failures++;
+        }
+    }
+    free_column(g);
+    free_column(t);
+    free_column(s);
+    free_column(a);
+    rf_batch_destroy(batch);
+}
+
 int main(void) {
     CHECK(rf_abi_version() == RF_ABI_VERSION);
     CHECK(strlen(rf_version()) > 0);
@@ -432,6 +550,7 @@ int main(void) {
     test_results();
     test_errors();
     test_views();
+    test_struct_size();
     test_threads();
     if (failures == 0) {
         printf("rewardflow C API (%s; operators %s): all checks passed\n", rf_version(), rf_operators());

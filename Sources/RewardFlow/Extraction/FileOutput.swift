@@ -31,3 +31,211 @@ enum FileOutput {
         }.get()
     }
 }
+
+/// A regular file being written in place of `path`, made visible all at once by `commit()`.
+///
+/// No named temporary file can outlive the process: on Linux the data goes into an unnamed
+/// `O_TMPFILE` inode in the target's directory, which the kernel frees if the process dies
+/// for any reason (SIGKILL included); `commit()` gives it a name with `linkat` (straight to the
+/// target when it does not exist yet, else to a temporary name renamed over the target, the
+/// two calls with SIGINT/SIGTERM/SIGHUP/SIGQUIT blocked). Where `O_TMPFILE` is not supported
+/// (other kernels, some file systems), a named `path.tmp.XXXXXX` is used and removed by a
+/// handler of those signals (`PendingTemporary`); only SIGKILL can then leave it behind.
+///
+/// A symbolic link at `path` is followed: its target is replaced and the link kept. An
+/// existing file keeps its permission bits; a new file gets `0666` minus the umask.
+public final class OutputFile {
+    /// The descriptor to write to.
+    public let fd: Int32
+    /// The file that `commit()` replaces (`path` with symbolic links followed).
+    public let target: String
+    /// The named temporary file of the fallback (nil with `O_TMPFILE`).
+    private let temporary: String?
+    private var done = false
+
+    /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), which Glibc does not export to Swift.
+    private static let oTmpfile: Int32 = 0o20_200_000
+
+    /// True when `path` exists and is not a regular file (a device such as `/dev/null`, a
+    /// FIFO), which writers open and write in place instead of replacing.
+    public static func isDevice(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG
+    }
+
+    /// Opens an unnamed (or, as a fallback, named temporary) file beside `path`'s target.
+    public convenience init(path: String) throws(RewardFlowError) {
+        try self.init(path: path, unnamed: true)
+    }
+
+    /// `unnamed: false` takes the fallback (a named temporary file) even where `O_TMPFILE`
+    /// works, for tests.
+    init(path: String, unnamed: Bool) throws(RewardFlowError) {
+        let target = try Self.resolve(path)
+        let (fd, temporary) = try Self.create(beside: target, path: path, unnamed: unnamed)
+        self.fd = fd
+        self.target = target
+        self.temporary = temporary
+    }
+
+    /// The descriptor of the new file and, for the fallback, its name.
+    private static func create(beside target: String, path: String, unnamed: Bool) throws(RewardFlowError) -> (Int32, String?) {
+        var status = stat()
+        let mode: mode_t? = stat(target, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG ? status.st_mode & 0o7777 : nil
+        let directory = directory(of: target)
+        #if os(Linux)
+        let anonymous = unnamed ? open(directory, oTmpfile | O_WRONLY | O_CLOEXEC, 0o666) : -1
+        if anonymous >= 0 {
+            // open(2) applied the umask to 0666; an existing file's mode wins.
+            if let mode { fchmod(anonymous, mode) }
+            return (anonymous, nil)
+        }
+        if unnamed { switch errno {
+        case EOPNOTSUPP, EISDIR, EINVAL: break  // no O_TMPFILE on this kernel or file system
+        default: throw .io(path: path, message: String(cString: strerror(errno)))
+        } }
+        #endif
+        guard let (named, name) = PendingTemporary.begin(template: target + ".tmp.XXXXXX") else {
+            throw .io(path: path, message: String(cString: strerror(errno)))
+        }
+        // mkstemp makes 0600: give the file the mode open(2) would give it.
+        fchmod(named, mode ?? (0o666 & ~currentUmask()))
+        return (named, name)
+    }
+
+    /// Makes the written data visible at `target` (replacing it atomically) and closes `fd`.
+    /// On failure the target is left as it was and nothing is left beside it.
+    public func commit() throws(RewardFlowError) {
+        try link()
+        done = true
+        guard close(fd) == 0 else { throw .io(path: target, message: String(cString: strerror(errno))) }
+    }
+
+    private func link() throws(RewardFlowError) {
+        if let temporary {
+            guard rename(temporary, target) == 0 else { throw .io(path: target, message: String(cString: strerror(errno))) }
+            PendingTemporary.end()
+            return
+        }
+        let source = "/proc/self/fd/\(fd)"
+        if linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0 { return }
+        guard errno == EEXIST else { throw .io(path: target, message: String(cString: strerror(errno))) }
+        // The target exists: link under a fresh name, then rename over it, with the catchable
+        // termination signals held back so that the name never outlives a delivered one.
+        var block = sigset_t(), old = sigset_t()
+        sigemptyset(&block)
+        for signal in PendingTemporary.signals { sigaddset(&block, signal) }
+        pthread_sigmask(SIG_BLOCK, &block, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        for attempt in 0..<100 {
+            let name = "\(target).tmp.\(getpid()).\(attempt)"
+            if linkat(AT_FDCWD, source, AT_FDCWD, name, AT_SYMLINK_FOLLOW) != 0 {
+                if errno == EEXIST { continue }
+                throw .io(path: target, message: String(cString: strerror(errno)))
+            }
+            guard rename(name, target) == 0 else {
+                let message = String(cString: strerror(errno))
+                unlink(name)
+                throw .io(path: target, message: message)
+            }
+            return
+        }
+        throw .io(path: target, message: "no free temporary name")
+    }
+
+    /// Without `commit()`: discards the data (the target is left as it was).
+    deinit {
+        guard !done else { return }
+        close(fd)
+        if let temporary {
+            unlink(temporary)
+            PendingTemporary.end()
+        }
+    }
+
+    /// `path` with every symbolic link of its last component followed (at most 40 levels);
+    /// a dangling link resolves to the file it names, which is then created.
+    static func resolve(_ path: String) throws(RewardFlowError) -> String {
+        var current = path
+        for _ in 0..<40 {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(current, &buffer, buffer.count - 1)
+            if n < 0 {
+                if errno == EINVAL || errno == ENOENT { return current }  // not a link / no file yet
+                throw .io(path: path, message: String(cString: strerror(errno)))
+            }
+            let link = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = link.hasPrefix("/") ? link : directory(of: current) + "/" + link
+        }
+        throw .io(path: path, message: String(cString: strerror(ELOOP)))
+    }
+
+    /// The directory part of `path` ("." when it has none).
+    static func directory(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        let head = String(path[..<slash])
+        return head.isEmpty ? "/" : head
+    }
+
+    /// The process's umask, read without changing it where `/proc` tells it.
+    static func currentUmask() -> mode_t {
+        if let file = fopen("/proc/self/status", "r") {
+            defer { fclose(file) }
+            var line = [CChar](repeating: 0, count: 256)
+            while fgets(&line, Int32(line.count), file) != nil {
+                let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if text.hasPrefix("Umask:"), let value = mode_t(text.dropFirst(6).trimmingSpaces(), radix: 8) { return value }
+            }
+        }
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
+    }
+}
+
+private extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\n" { s = s.dropLast() }
+        return s
+    }
+}
+
+/// The one named temporary file (fallback of `OutputFile`) that a signal handler removes:
+/// its path in a fixed C buffer the handler reads (async-signal-safe: `unlink`, `signal`,
+/// `raise`). This is the library's only process-wide mutable state, touched only between
+/// `begin` and `end`, one output at a time.
+enum PendingTemporary {
+    /// The signals whose default action would end the process and leave the file behind.
+    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+    /// The path, NUL-terminated (empty: nothing pending).
+    nonisolated(unsafe) private static let path = UnsafeMutablePointer<CChar>.allocate(capacity: Int(PATH_MAX) + 1)
+
+    /// Creates the file from `template` (`mkstemp`), records it and installs the handlers.
+    static func begin(template: String) -> (Int32, String)? {
+        var bytes = Array(template.utf8CString)
+        guard bytes.count <= Int(PATH_MAX) else { errno = ENAMETOOLONG; return nil }
+        var blocked = sigset_t(), old = sigset_t()
+        sigemptyset(&blocked)
+        for signal in signals { sigaddset(&blocked, signal) }
+        pthread_sigmask(SIG_BLOCK, &blocked, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        let fd = bytes.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { return nil }
+        bytes.withUnsafeBufferPointer { path.update(from: $0.baseAddress!, count: $0.count) }
+        for signal in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                if PendingTemporary.path[0] != 0 { unlink(PendingTemporary.path) }
+                Glibc.signal(number, SIG_DFL)
+                raise(number)
+            }
+            sigaction(signal, &action, nil)
+        }
+        return (fd, String(decoding: bytes.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// Forgets the file (renamed or removed).
+    static func end() { path[0] = 0 }
+}

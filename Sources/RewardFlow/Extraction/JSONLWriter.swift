@@ -39,7 +39,9 @@ public enum JSONLWriter {
         }
     }
 
-    /// Writes the output to `path` atomically: a temporary file beside it, then `rename(2)`.
+    /// Writes the output to `path` atomically through `OutputFile` (an unnamed file that gets
+    /// its name when complete; a symbolic link is written through; an existing file's mode is
+    /// kept, a new one honours the umask).
     /// `"-"` writes to standard output; an existing path that is not a regular file (a device
     /// such as `/dev/null`, a FIFO) is opened and written in place, never replaced. On failure
     /// no file is left behind. `progress` is called (from the calling thread) with the number
@@ -59,20 +61,9 @@ public enum JSONLWriter {
             try writeAll(fd: fd, rows, scored, path: path, direct: false, progress: progress)
             return
         }
-        var template = Array((path + ".tmp.XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
-        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        do throws(RewardFlowError) {
-            try writeAll(fd: fd, rows, scored, path: path, direct: true, progress: progress)
-            fchmod(fd, 0o644)
-            guard close(fd) == 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
-            guard rename(temporary, path) == 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
+        let file = try OutputFile(path: path)
+        try writeAll(fd: file.fd, rows, scored, path: path, direct: true, progress: progress)
+        try file.commit()
     }
 
     /// Renders blocks of rows in parallel (one block per thread per round) and hands each round

@@ -162,8 +162,11 @@ extension StepRows {
                 try internChecked(column.bytes(at: i), .action, row)
             } ?? emptyAction
             let step = rows.step[i]
-            guard step >= 0, step <= Int64(Int32.max) else {
+            guard step >= 0 else {
                 throw .invalidInput(location: .row(row), field: "step", message: "must be a non-negative integer, got \(step)")
+            }
+            guard step <= Int64(StepRows.maxStep) else {
+                throw .invalidInput(location: .row(row), field: "step", message: StepRows.stepTooLarge("\(step)"))
             }
             try appendColumns(
                 group: lastGroup, trajectory: lastTrajectory, step: Int(step), state: state, action: action,

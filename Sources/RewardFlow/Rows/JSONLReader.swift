@@ -16,12 +16,23 @@ public enum JSONLReader {
     /// Below this many bytes a chunk is parsed on one thread.
     static let parallelThreshold = 1 << 20
 
-    /// Reads the rows of the file at `path` (`"-"` reads standard input).
-    public static func read(path: String, progress: ((Int) -> Void)? = nil) throws(RewardFlowError) -> StepRows {
+    /// The longest line `read(path:)` accepts by default, in bytes (256 MiB, newline not
+    /// counted): input without newlines (`/dev/zero`) is refused instead of filling memory.
+    public static let defaultMaxLineBytes = 256 << 20
+
+    /// Reads the rows of the file at `path` (`"-"` reads standard input). A line longer than
+    /// `maxLineBytes` is refused (`line N: json: line longer than ...`) before more of it is read.
+    public static func read(
+        path: String, maxLineBytes: Int = defaultMaxLineBytes, progress: ((Int) -> Void)? = nil
+    ) throws(RewardFlowError) -> StepRows {
+        guard maxLineBytes > 0 else {
+            throw .invalidParameter(name: "max-line-bytes", message: "must be positive, got \(maxLineBytes)")
+        }
         let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY)
         guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
         defer { if fd != 0 { close(fd) } }
         var parser = Parser()
+        parser.maxLineBytes = maxLineBytes
         var info = stat()
         if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
             // Reserve (address space only: untouched pages cost nothing) so the columns and
@@ -32,7 +43,11 @@ public enum JSONLReader {
         var buffer = [UInt8](repeating: 0, count: chunkSize)
         var filled = 0
         while true {
-            if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            if filled == buffer.count {
+                // The tail holds no newline (it is parsed otherwise): grow up to one byte past the limit.
+                let grown = min(buffer.count * 2, maxLineBytes + 1)
+                buffer.append(contentsOf: repeatElement(0, count: max(grown - buffer.count, 1)))
+            }
             let got = buffer.withUnsafeMutableBytes { raw in
                 Glibc.read(fd, raw.baseAddress! + filled, raw.count - filled)
             }
@@ -66,8 +81,16 @@ public enum JSONLReader {
                 progress?(parser.rows.count)
             }
             if atEnd { break }
+            // `buffer[0..<filled]` is the start of one line, without its newline.
+            if filled > maxLineBytes { throw Self.lineTooLong(line: parser.line + 1, limit: maxLineBytes) }
         }
         return parser.rows
+    }
+
+    /// The error for a line longer than `limit` bytes.
+    static func lineTooLong(line: Int, limit: Int) -> RewardFlowError {
+        .invalidInput(location: .line(line), field: "json",
+                      message: "line longer than \(limit) bytes (the limit; rewardflow score --max-line-bytes raises it)")
     }
 
     /// Parses rows from JSONL text held in memory.
@@ -117,7 +140,10 @@ public enum JSONLReader {
         }
         cuts.append(count)
         while shards.count < threads - 1 { shards.append(Parser()) }
-        for k in shards.indices { shards[k].reset() }
+        for k in shards.indices {
+            shards[k].reset()
+            shards[k].maxLineBytes = parser.maxLineBytes
+        }
         var errors = [RewardFlowError?](repeating: nil, count: threads)
         withUnsafeMutablePointer(to: &parser) { first in
             shards.withUnsafeMutableBufferPointer { shardBuffer in
@@ -229,6 +255,8 @@ private enum Field: Int, CaseIterable {
 private struct Parser {
     var rows = StepRows()
     var line = 0
+    /// Lines longer than this many bytes (newline not counted) are refused.
+    var maxLineBytes = Int.max
     /// Decoded bytes of the current string when it holds escapes.
     let scratch = ScratchBuffer()
     /// Ids of the previous row's group and trajectory: consecutive rows usually repeat them.
@@ -253,6 +281,7 @@ private struct Parser {
             // memchr is vectorised: the line's end is found at memory speed.
             let nl = memchr(start, 0x0A, stop - start).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? stop
             line += 1
+            if nl - start > maxLineBytes { throw JSONLReader.lineTooLong(line: line, limit: maxLineBytes) }
             try parseLine(start, nl)
             start = nl + 1
         }
@@ -303,6 +332,7 @@ private struct Parser {
             while true {
                 skipSpace()
                 guard cursor < end, cursor.pointee == 0x22 else { throw fail("json", "expected a field name in quotes \(found())") }
+                let keyStart = cursor
                 let field: Field?
                 if let known = knownKey() {
                     field = known
@@ -333,7 +363,7 @@ private struct Parser {
                     case .noop: noop = try boolValue(field)
                     }
                 } else {
-                    try skipValue(depth: 0)
+                    try skipValue(depth: 0, key: keyStart)
                 }
                 skipSpace()
                 guard cursor < end else { throw fail("json", "the object is not closed with '}'") }
@@ -461,9 +491,11 @@ private struct Parser {
         let (start, length, isInteger) = try scanNumber(field.name)
         guard isInteger else { throw fail(field.name, "expected an integer, got a non-integer number") }
         if start.pointee == 0x2D { throw fail(field.name, "must be a non-negative integer") }
-        guard length <= 9 else { throw fail(field.name, "step number too large") }
+        let digits = { String(decoding: UnsafeBufferPointer(start: start, count: min(length, 40)), as: UTF8.self) + (length > 40 ? "..." : "") }
+        guard length <= 10 else { throw fail(field.name, StepRows.stepTooLarge(digits())) }
         var value = 0
         for i in 0..<length { value = value * 10 + Int(start[i] - 0x30) }
+        guard value <= StepRows.maxStep else { throw fail(field.name, StepRows.stepTooLarge(digits())) }
         return value
     }
 
@@ -707,8 +739,18 @@ private struct Parser {
         return p + length
     }
 
-    /// Checks and skips any JSON value (for fields this engine does not use).
-    mutating func skipValue(depth: Int) throws(RewardFlowError) {
+    /// The name of the unknown field whose key (its opening quote) is at `key`, for errors.
+    mutating func fieldName(at key: UnsafePointer<UInt8>) -> String {
+        let saved = cursor
+        defer { cursor = saved }
+        cursor = key
+        guard let name = try? parseString(field: "json") else { return "json" }
+        return String(decoding: name, as: UTF8.self)
+    }
+
+    /// Checks and skips any JSON value (for fields this engine does not use); `key` is where the
+    /// unknown field's name starts, to name it when its value holds a NaN or Infinity literal.
+    mutating func skipValue(depth: Int, key: UnsafePointer<UInt8>) throws(RewardFlowError) {
         guard depth < 64 else { throw fail("json", "nesting deeper than 64 levels") }
         skipSpace()
         guard cursor < end else { throw fail("json", "expected a value at the end of the line") }
@@ -727,7 +769,7 @@ private struct Parser {
                     _ = try parseString(field: "json")
                     try expect(0x3A, "':'")
                 }
-                try skipValue(depth: depth + 1)
+                try skipValue(depth: depth + 1, key: key)
                 skipSpace()
                 guard cursor < end else { throw fail("json", "unclosed \(isObject ? "object" : "array")") }
                 if cursor.pointee == 0x2C { cursor += 1; continue }
@@ -736,7 +778,9 @@ private struct Parser {
             }
         default:
             if matchLiteral("true") || matchLiteral("false") || matchLiteral("null") { return }
-            if matchLiteral("NaN") || matchLiteral("Infinity") { return }
+            if matchLiteral("NaN") || matchLiteral("Infinity") || matchLiteral("-Infinity") || matchLiteral("-NaN") {
+                throw fail(fieldName(at: key), "NaN and Infinity are not JSON (unknown fields must be valid JSON too)")
+            }
             _ = try scanNumber("json")
         }
     }

@@ -47,6 +47,16 @@ public struct StepRows: Sendable {
     /// Creates an empty batch.
     public init() {}
 
+    /// The largest step number a row may carry (steps are stored as `Int32`): 2^31 − 1.
+    public static let maxStep = Int(Int32.max)
+    /// The most rows one batch holds (row indices are `Int32`): 2^31 − 2.
+    public static let maxRows = Int(Int32.max) - 1
+
+    /// The message for a step above `maxStep`, `text` being the step as given.
+    static func stepTooLarge(_ text: String) -> String {
+        "must be at most \(maxStep) (2^31 − 1), got \(text)"
+    }
+
     /// The number of rows.
     public var count: Int { group.count }
 
@@ -206,8 +216,11 @@ public struct StepRows: Sendable {
         guard r.isFinite else {
             throw .invalidInput(location: location, field: "reward", message: "not a finite number (NaN and infinities are refused)")
         }
-        guard s >= 0, s <= Int(Int32.max) else {
+        guard s >= 0 else {
             throw .invalidInput(location: location, field: "step", message: "must be a non-negative integer, got \(s)")
+        }
+        guard s <= StepRows.maxStep else {
+            throw .invalidInput(location: location, field: "step", message: StepRows.stepTooLarge("\(s)"))
         }
         group.append(g); trajectory.append(t); step.append(Int32(s)); state.append(st)
         action.append(a); reward.append(r); active.append(act); noop.append(n)

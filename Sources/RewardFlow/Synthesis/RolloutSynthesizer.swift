@@ -62,17 +62,34 @@ public struct SynthesisOptions: Sendable {
     /// The defaults: 16 groups × 8 rollouts × 50 steps (the paper's batch).
     public init() {}
 
+    /// The most latent states of a group's world (and of states × branching): 2^22.
+    public static let maxStates = 1 << 22
+    /// The most actions per latent state.
+    public static let maxBranching = 1024
+
     func validate() throws(RewardFlowError) {
         func check(_ ok: Bool, _ name: String, _ message: String) throws(RewardFlowError) {
             if !ok { throw .invalidParameter(name: name, message: message) }
         }
-        try check(groups >= 1, "groups", "must be at least 1")
-        try check(rollouts >= 1, "rollouts", "must be at least 1")
-        try check(maxSteps >= 1, "max-steps", "must be at least 1")
-        try check(states >= 2, "states", "must be at least 2")
-        try check(branching >= 1, "branching", "must be at least 1")
-        try check(depth >= 0, "depth", "must be non-negative")
-        try check(goals >= 0, "goals", "must be non-negative")
+        func range(_ value: Int, _ bounds: ClosedRange<Int>, _ name: String) throws(RewardFlowError) {
+            try check(bounds.contains(value), name, "must be in \(bounds.lowerBound)...\(bounds.upperBound), got \(value)")
+        }
+        // Upper bounds: what one scoring batch holds (2^31 − 2 rows, steps below 2^31) and a
+        // group's hidden world in memory (states × branching ≤ 2^22 targets per thread).
+        let maxRows = StepRows.maxRows
+        try range(groups, 1...maxRows, "groups")
+        try range(rollouts, 1...maxRows, "rollouts")
+        try range(maxSteps, 1...maxRows, "max-steps")
+        try range(states, 2...Self.maxStates, "states")
+        try range(branching, 1...Self.maxBranching, "branching")
+        try check(states * branching <= Self.maxStates, "branching",
+                  "must be at most \(Self.maxStates / states) with \(states) states (states × branching ≤ \(Self.maxStates)), got \(branching)")
+        try range(depth, 0...states, "depth")
+        try range(goals, 0...states, "goals")
+        let (perGroup, o1) = rollouts.multipliedReportingOverflow(by: maxSteps)
+        let (total, o2) = groups.multipliedReportingOverflow(by: perGroup)
+        try check(!o1 && !o2 && total <= maxRows, "groups",
+                  "must be such that groups × rollouts × max-steps ≤ \(maxRows) (one scoring batch)")
         try check(deadFraction >= 0 && deadFraction <= 1, "dead-frac", "must be in [0, 1]")
         let w = moveWeights
         try check([w.forward, w.lateral, w.back, w.skip].allSatisfy { $0 >= 0 && $0.isFinite }
