@@ -219,8 +219,13 @@ public struct Scorer: Sendable {
                 RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values, rule: rule)
             }
         }
+        if options.stepReward != .difference { explain.notes.append("step reward: \(options.stepReward.rawValue)") }
         var advantages: RowAdvantages?
         if let mode = options.advantage {
+            if options.episodeWeighting != .rows || options.episodeWeight != 1 || options.stepGroupHistory > 0 {
+                explain.notes.append(
+                    "advantages: episode weighting \(options.episodeWeighting.rawValue), episode weight \(options.episodeWeight), step-group history \(options.stepGroupHistory)")
+            }
             var stepStates: [Int32]?
             if let t = options.stepGroupSimilarity {
                 stepStates = explain.time("step-group similarity") { SimilarStates.stepGroupStates(rows, index: index, threshold: t) }

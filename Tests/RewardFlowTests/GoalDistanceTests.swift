@@ -216,3 +216,109 @@ struct SplitMix {
     }
     mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
 }
+
+/// Generated batches against an oracle written from SPEC §3–5 (naive loops, dictionaries):
+/// goal distances by relaxation on the batch's graph, `progress` step rewards, episode
+/// statistics per trajectory, step groups keyed on the last K + 1 states, `w_e`.
+@Suite struct CreditOracleTests {
+    @Test(arguments: [(UInt64(5), 0), (11, 2), (23, 40)])
+    func generatedBatch(_ seed: UInt64, _ history: Int) throws {
+        var synth = SynthesisOptions()
+        synth.groups = 5
+        synth.rollouts = 6
+        synth.maxSteps = 25
+        synth.seed = seed
+        let rows = try RolloutSynthesizer(synth).rows()
+        var o = ScoringOptions()
+        o.propagation = .goalDistance
+        o.gamma = 0.3
+        o.goalReward = 7
+        o.stepReward = .progress
+        o.advantage = .meanStdNorm
+        o.episodeWeighting = .trajectories
+        o.episodeWeight = 0.25
+        o.stepWeight = 1.5
+        o.stepGroupHistory = history
+        let batch = try Scorer(options: o).scoreBatch(rows)
+        let graph = batch.graph, scored = batch.scored
+        let advantages = try #require(scored.advantages)
+
+        // Distances by relaxation until nothing changes, then the unreachable rule.
+        var d = graph.nodeReward.map { $0 > 0 ? 0 : Int.max }
+        var changed = true
+        while changed {
+            changed = false
+            for u in 0..<graph.nodeCount {
+                for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] where d[Int(graph.edgeTarget[e])] != .max {
+                    if d[Int(graph.edgeTarget[e])] + 1 < d[u] { d[u] = d[Int(graph.edgeTarget[e])] + 1; changed = true }
+                }
+            }
+        }
+        var unreachable = [Int](repeating: 1, count: graph.groupCount)
+        for g in 0..<graph.groupCount {
+            let range = graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1]
+            let finite = range.map { d[$0] }.filter { $0 != .max }
+            if let D = finite.max() { unreachable[g] = D + 1 }
+            for u in range where d[u] == .max { d[u] = unreachable[g] }
+        }
+        func distance(_ r: Int) -> Int {
+            graph.rowNode[r] >= 0 ? d[Int(graph.rowNode[r])] : unreachable[Int(rows.group[r])]
+        }
+
+        // Trajectories in step order.
+        var trajectories: [[Int32]: [Int]] = [:]
+        for r in 0..<rows.count { trajectories[[rows.group[r], rows.trajectory[r]], default: []].append(r) }
+        var episodeScores: [Int32: [(score: Double, rows: [Int])]] = [:]
+        var stepGroups: [[Int32]: [Int]] = [:]
+        var checked = 0
+        for (key, unsorted) in trajectories {
+            let t = unsorted.sorted { rows.step[$0] < rows.step[$1] }
+            let m = t.firstIndex { !rows.active[$0] } ?? t.count
+            for j in 0..<t.count {
+                let r = t[j]
+                #expect(scored.rewards.value[r] == (graph.rowNode[r] >= 0 ? 7 * pow(0.3, Double(distance(r))) : 0))
+                if j < min(m, t.count - 1) {
+                    let want = 7 * pow(0.3, Double(distance(t[j + 1]) - distance(r) + 1))
+                    #expect(scored.rewards.stepReward[r] == want)
+                    checked += 1
+                } else {
+                    #expect(scored.rewards.stepReward[r] == rows.reward[r])
+                }
+            }
+            if m > 0 {
+                episodeScores[key[0], default: []].append((t[0..<m].reduce(0) { $0 + rows.reward[$1] }, Array(t[0..<m])))
+            }
+            for j in 0..<m {
+                stepGroups[[key[0]] + t[max(0, j - history)...j].map { rows.state[$0] }, default: []].append(t[j])
+            }
+        }
+        #expect(checked > 100)
+
+        var wantEpisode = [Double](repeating: 0, count: rows.count)
+        for (_, list) in episodeScores {
+            var mean = 0.0, std = 1.0
+            if list.count > 1 {
+                mean = list.reduce(0) { $0 + $1.score } / Double(list.count)
+                std = (list.reduce(0) { $0 + ($1.score - mean) * ($1.score - mean) } / Double(list.count - 1)).squareRoot()
+            }
+            for item in list { for r in item.rows { wantEpisode[r] = (item.score - mean) / (std + 1e-6) } }
+        }
+        var wantStep = [Double](repeating: 0, count: rows.count)
+        for (_, members) in stepGroups where members.count > 1 {
+            let x = members.map { scored.rewards.stepReward[$0] }
+            let mean = x.reduce(0, +) / Double(x.count)
+            let std = (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count - 1)).squareRoot()
+            for (k, r) in members.enumerated() { wantStep[r] = (x[k] - mean) / (std + 1e-6) }
+        }
+        var bad = 0
+        for r in 0..<rows.count {
+            let want = 0.25 * wantEpisode[r] + 1.5 * wantStep[r]
+            if abs(advantages.episode[r] - wantEpisode[r]) > 1e-6 || abs(advantages.step[r] - wantStep[r]) > 1e-6
+                || abs(advantages.combined[r] - want) > 1e-6 {
+                bad += 1
+                if bad <= 3 { Issue.record("row \(r): got \(advantages.episode[r]) \(advantages.step[r]) \(advantages.combined[r]), want \(wantEpisode[r]) \(wantStep[r]) \(want)") }
+            }
+        }
+        #expect(bad == 0)
+    }
+}

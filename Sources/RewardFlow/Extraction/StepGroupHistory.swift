@@ -8,7 +8,7 @@ enum StepGroupHistory {
         var out = rows.state
         out.withUnsafeMutableBufferPointer { buffer in
             let result = SendableBuffer(buffer)
-            Parallel.forEachChunk(count: index.groupCount, work: rows.count * (k + 1)) { groups in
+            Parallel.forEachChunk(count: index.groupCount, work: rows.count * (min(k, 64) + 1)) { groups in
                 var ids: [[Int32]: Int32] = [:]
                 var key: [Int32] = []
                 for g in groups {
