@@ -209,6 +209,19 @@ typedef struct rf_options {
     /** Step-group similarity T_s in (0, 1] (SPEC section 5): active rows join the first step
      *  group whose first row's state has ratio >= T_s. 0 (default): off (byte-equal states). */
     double step_group_similarity;
+    /** R of goal-distance: V(s) = R * gamma^d(s) (finite, > 0). Default 10; 0 means the default. */
+    double goal_reward;
+    /** Step-reward mode (SPEC section 4): NULL or "" (default) = "difference", "absolute",
+     *  "progress" (goal-distance only). */
+    const char *step_reward;
+    /** Episode statistics (SPEC section 5): NULL or "" (default) = "rows", "trajectories". */
+    const char *episode_weighting;
+    /** w_e in advantage = w_e * episode_advantage + w * step_advantage (finite). Default 1
+     *  (set by rf_options_init; 0 is a weight like any other). */
+    double episode_weight;
+    /** Step-group history K >= 0 (SPEC section 5): step groups keyed on the states of rows
+     *  j-K..j. Default 0 (off); refused together with step_group_similarity. */
+    int64_t step_group_history;
 } rf_options;
 
 /**

@@ -10,6 +10,18 @@ public enum PropagationOperator: String, Sendable, CaseIterable {
     case pagerank
     /// `(I − αS)f = r`, `S = D^{-1/2}(w + wᵀ)D^{-1/2}`.
     case diffusion
+    /// GraphGPO's `V(s) = R·γ^d(s)`, `d` the fewest edges from `s` to a node with `r > 0`.
+    case goalDistance = "goal-distance"
+}
+
+/// What `step_reward` is on the rows j < min(m, L−1) of a trajectory (SPEC §4).
+public enum StepRewardMode: String, Sendable, CaseIterable {
+    /// `V(s_{j+1}) − V(s_j)` (RewardFlow's).
+    case difference
+    /// `V(s_{j+1})` (GraphGPO's proximity return).
+    case absolute
+    /// `R·γ^(d(s_{j+1}) − d(s_j) + 1)` (GraphGPO's `normalize_distance`; `goal-distance` only).
+    case progress
 }
 
 /// Which backend solves a linear operator (`discounted`; SPEC §3).
@@ -53,6 +65,20 @@ public struct ScoringOptions: Sendable {
     /// join the first step group whose first row's state has `ratio >= T_s`. `nil` (the
     /// default): step groups are rows with byte-equal states. Needs state texts.
     public var stepGroupSimilarity: Double?
+    /// `R` of `goal-distance`: `V(s) = R·γ^d(s)` (finite, > 0; default 10).
+    public var goalReward: Double = 10
+    /// `step_reward` on the step range: `difference` (default) `V(s_{j+1}) − V(s_j)`,
+    /// `absolute` `V(s_{j+1})`, or `progress` `R·γ^(d(s_{j+1}) − d(s_j) + 1)` (goal-distance only).
+    public var stepReward: StepRewardMode = .difference
+    /// Episode statistics over a group's active rows (`rows`, default: a score counts once per
+    /// active row) or over its trajectories with an active row (`trajectories`: once each).
+    public var episodeWeighting: EpisodeWeighting = .rows
+    /// `w_e` in `advantage = w_e · episode + w · step` (finite; default 1).
+    public var episodeWeight: Double = 1
+    /// Step-group history `K ≥ 0` (SPEC §5): row j's step-group key is the states of rows
+    /// `max(0, j−K)...j` of its trajectory. 0 (the default): the row's own state. Refused
+    /// together with `stepGroupSimilarity`.
+    public var stepGroupHistory: Int = 0
 
     /// Default options: max-decay, γ = 0.9, first-seen node rewards, no advantages.
     public init() {}
@@ -78,13 +104,29 @@ public struct Scorer: Sendable {
         case .trajectoryReturn: _ = try TrajectoryReturn(gamma: options.gamma)
         default: _ = try Self.propagator(options)
         }
-        if let mode = options.advantage { _ = try AdvantageEstimator(mode: mode, stepWeight: options.stepWeight) }
+        if let mode = options.advantage { _ = try Self.estimator(options, mode) }
+        if options.stepReward == .progress && options.propagation != .goalDistance {
+            throw .invalidParameter(name: "step_reward", message: "progress needs goal distances: it works with the goal-distance operator only, not \(options.propagation.rawValue)")
+        }
+        guard options.stepGroupHistory >= 0 else {
+            throw .invalidParameter(name: "step_group_history", message: "must be an integer >= 0, got \(options.stepGroupHistory)")
+        }
+        if options.stepGroupHistory > 0 && options.stepGroupSimilarity != nil {
+            throw .invalidParameter(name: "step_group_history", message: "cannot be combined with step_group_similarity (step groups are keyed either on the last K states or by ratio)")
+        }
         for (name, threshold) in [("similarity", options.similarity), ("step_group_similarity", options.stepGroupSimilarity)] {
             if let t = threshold, !(t > 0 && t <= 1) {
                 throw .invalidParameter(name: name, message: "must be a number in (0, 1], got \(t)")
             }
         }
         self.options = options
+    }
+
+    /// The advantage estimator the options select.
+    static func estimator(_ options: ScoringOptions, _ mode: AdvantageMode) throws(RewardFlowError) -> AdvantageEstimator {
+        try AdvantageEstimator(
+            mode: mode, stepWeight: options.stepWeight, episodeWeight: options.episodeWeight,
+            episodeWeighting: options.episodeWeighting)
     }
 
     /// Refuses similarity on a batch without state texts.
@@ -113,6 +155,8 @@ public struct Scorer: Sendable {
             return try PageRank(alpha: options.alpha, tolerance: options.tolerance, maxIterations: options.maxIterations)
         case .diffusion:
             return try Diffusion(alpha: options.alpha, solver: options.solver)
+        case .goalDistance:
+            return try GoalDistance(gamma: options.gamma, goalReward: options.goalReward)
         }
     }
 
@@ -156,18 +200,42 @@ public struct Scorer: Sendable {
             let graph = stateGraph(rows, index: index, explain: &explain)
             kept = graph
             (explain.groups, explain.nodes, explain.edges) = (graph.groupCount, graph.nodeCount, graph.edgeCount)
-            let values = try Self.propagator(options).values(on: graph, explain: &explain)
-            if options.propagation != .maxDecay { explain.notes.append("OpenBLAS kernels: \(BLAS.coreName)") }
-            rewards = explain.time("extract") { RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values) }
+            let propagator = try Self.propagator(options)
+            let values: [Double]
+            var rule = StepRule(options.stepReward)
+            if let goal = propagator as? GoalDistance {
+                let solved = goal.solve(on: graph, explain: &explain)
+                values = solved.values
+                if options.stepReward == .progress {
+                    rule = .progress(GoalProgress(goal: goal, distance: solved.distance, unreachable: solved.unreachable))
+                }
+            } else {
+                values = try propagator.values(on: graph, explain: &explain)
+            }
+            if options.propagation != .maxDecay && options.propagation != .goalDistance {
+                explain.notes.append("OpenBLAS kernels: \(BLAS.coreName)")
+            }
+            rewards = explain.time("extract") {
+                RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values, rule: rule)
+            }
         }
+        if options.stepReward != .difference { explain.notes.append("step reward: \(options.stepReward.rawValue)") }
         var advantages: RowAdvantages?
         if let mode = options.advantage {
+            if options.episodeWeighting != .rows || options.episodeWeight != 1 || options.stepGroupHistory > 0 {
+                explain.notes.append(
+                    "advantages: episode weighting \(options.episodeWeighting.rawValue), episode weight \(options.episodeWeight), step-group history \(options.stepGroupHistory)")
+            }
             var stepStates: [Int32]?
             if let t = options.stepGroupSimilarity {
                 stepStates = explain.time("step-group similarity") { SimilarStates.stepGroupStates(rows, index: index, threshold: t) }
+            } else if options.stepGroupHistory > 0 {
+                stepStates = explain.time("step-group history") {
+                    StepGroupHistory.keys(rows, index: index, history: options.stepGroupHistory)
+                }
             }
             advantages = try explain.time("advantages") { () throws(RewardFlowError) in
-                try AdvantageEstimator(mode: mode, stepWeight: options.stepWeight)
+                try Self.estimator(options, mode)
                     .advantages(rows, index: index, stepReward: rewards.stepReward, stepStates: stepStates)
             }
         }

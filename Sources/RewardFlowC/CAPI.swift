@@ -40,7 +40,9 @@ public func rf_options_init(_ options: UnsafeMutablePointer<rf_options>?) {
         operator_name: defaultOperator.pointer, gamma: defaults.gamma, alpha: defaults.alpha,
         solver: defaultSolver.pointer, tolerance: defaults.tolerance,
         max_iterations: Int64(defaults.maxIterations), node_reward: defaultNodeReward.pointer,
-        advantage: nil, step_weight: defaults.stepWeight, similarity: 0, step_group_similarity: 0)
+        advantage: nil, step_weight: defaults.stepWeight, similarity: 0, step_group_similarity: 0,
+        goal_reward: defaults.goalReward, step_reward: nil, episode_weighting: nil,
+        episode_weight: defaults.episodeWeight, step_group_history: Int64(defaults.stepGroupHistory))
 }
 
 /// Creates an empty batch; the handle holds one retain of a `Batch`.

@@ -196,6 +196,11 @@ extension ScoringOptions {
         copy(\.step_weight)
         copy(\.similarity)
         copy(\.step_group_similarity)
+        copy(\.goal_reward)
+        copy(\.step_reward)
+        copy(\.episode_weighting)
+        copy(\.episode_weight)
+        copy(\.step_group_history)
 
         if let name = try Self.text(c.operator_name, "operator") {
             guard let op = PropagationOperator(rawValue: name) else {
@@ -235,6 +240,30 @@ extension ScoringOptions {
         // 0 is off; anything else is checked by `Scorer` (NaN and values outside (0, 1] refused).
         similarity = c.similarity == 0 ? nil : c.similarity
         stepGroupSimilarity = c.step_group_similarity == 0 ? nil : c.step_group_similarity
+        try readCreditOptions(c)
+    }
+
+    /// The fields after `step_group_similarity` (goal reward, step-reward mode, episode
+    /// weighting and weight, step-group history); 0 / NULL / "" mean the default.
+    private mutating func readCreditOptions(_ c: rf_options) throws(Failure) {
+        if c.goal_reward != 0 { goalReward = c.goal_reward }
+        if let name = try Self.text(c.step_reward, "step_reward"), !name.isEmpty {
+            guard let mode = StepRewardMode(rawValue: name) else {
+                throw Self.unknown("step_reward", name, StepRewardMode.allCases.map(\.rawValue))
+            }
+            stepReward = mode
+        }
+        if let name = try Self.text(c.episode_weighting, "episode_weighting"), !name.isEmpty {
+            guard let weighting = EpisodeWeighting(rawValue: name) else {
+                throw Self.unknown("episode_weighting", name, EpisodeWeighting.allCases.map(\.rawValue))
+            }
+            episodeWeighting = weighting
+        }
+        episodeWeight = c.episode_weight
+        guard c.step_group_history >= 0, c.step_group_history <= Int64(Int32.max) else {
+            throw Failure(.invalidParameter(name: "step_group_history", message: "must be an integer >= 0, got \(c.step_group_history)"))
+        }
+        stepGroupHistory = Int(c.step_group_history)
     }
 
     /// A C string option as Swift text (nil for NULL).

@@ -99,7 +99,9 @@ struct TimeCommand {
                 let rewards = try time("extract") { RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values) }
                 if let mode = options.advantage {
                     _ = try time("advantages") { () throws(RewardFlowError) in
-                        try AdvantageEstimator(mode: mode, stepWeight: options.stepWeight)
+                        try AdvantageEstimator(
+                            mode: mode, stepWeight: options.stepWeight, episodeWeight: options.episodeWeight,
+                            episodeWeighting: options.episodeWeighting)
                             .advantages(rows, index: index, stepReward: rewards.stepReward)
                     }
                 }

@@ -12,6 +12,9 @@ let usage = """
                             [--node-reward firstSeen|max|mean] [--alpha A]
                             [--solver auto|direct|iterative|dense] [--tol T] [--max-iter N] [--explain]
                             [--similarity T] [--step-group-similarity T] [--max-line-bytes N] [--quiet]
+                            [--goal-reward R] [--step-reward difference|absolute|progress]
+                            [--episode-weighting rows|trajectories] [--episode-weight W]
+                            [--step-group-history K]
            rewardflow synth [--groups G] [--rollouts N] [--max-steps T] [--seed S] [-o OUTPUT] [...]
            rewardflow time INPUT | --synth-groups G [--keys] [--repeat N]   (see each --help)
            rewardflow stats INPUT [score options] [--json]
@@ -20,7 +23,18 @@ let usage = """
 
       INPUT          JSONL step rows (SPEC §1); '-' reads standard input
       -o OUTPUT      output JSONL (written atomically); default: standard output
-      --operator OP  max-decay (default) | trajectory-return | discounted | pagerank | diffusion
+      --operator OP  max-decay (default) | trajectory-return | discounted | pagerank | diffusion |
+                     goal-distance (V = R·gamma^d, d = fewest edges to a node with reward > 0)
+      --goal-reward R  R of goal-distance, finite and > 0 (default 10)
+      --step-reward M  difference (default): V(next) - V(s); absolute: V(next);
+                     progress: R·gamma^(d(next) - d(s) + 1) (goal-distance only) (SPEC 4)
+      --episode-weighting E
+                     rows (default): episode mean/std over active rows; trajectories: once per
+                     trajectory (SPEC 5)
+      --episode-weight W
+                     w_e in advantage = w_e·episode + w·step (default 1)
+      --step-group-history K
+                     step groups keyed on the last K+1 states of a trajectory (default 0)
       --gamma G      decay / discount factor (default 0.9)
       --alpha A      pagerank damping / diffusion strength, in [0, 1) (default 0.85)
       --solver S     linear backend of discounted / diffusion (default auto)
@@ -78,6 +92,13 @@ struct ScoreCommand {
             }
             return x
         }
+        func choice<T: RawRepresentable & CaseIterable>(_ flag: String, _: T.Type) -> T where T.RawValue == String {
+            let text = value(flag)
+            guard let x = T(rawValue: text) else {
+                fail("\(flag): unknown value '\(text)' (choose \(T.allCases.map(\.rawValue).joined(separator: ", ")))", status: 2)
+            }
+            return x
+        }
         while i < arguments.count {
             let argument = arguments[i]
             switch argument {
@@ -96,6 +117,14 @@ struct ScoreCommand {
                     fail("--solver: unknown solver '\(text)' (choose \(LinearSolver.allCases.map(\.rawValue).joined(separator: ", ")))", status: 2)
                 }
                 options.solver = solver
+            case "--goal-reward": options.goalReward = number(argument)
+            case "--episode-weight": options.episodeWeight = number(argument)
+            case "--step-reward": options.stepReward = choice(argument, StepRewardMode.self)
+            case "--episode-weighting": options.episodeWeighting = choice(argument, EpisodeWeighting.self)
+            case "--step-group-history":
+                let text = value(argument)
+                guard let k = Int(text), k >= 0 else { fail("\(argument): expected an integer >= 0, got '\(text)'", status: 2) }
+                options.stepGroupHistory = k
             case "--similarity": options.similarity = threshold(argument)
             case "--step-group-similarity": options.stepGroupSimilarity = threshold(argument)
             case "--max-line-bytes":

@@ -143,4 +143,32 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.contains("No such file"))
     }
+
+    @Test func creditFlags() throws {
+        let rows = """
+        {"group":"g","trajectory":"t","step":0,"state":"a","reward":1}
+        {"group":"g","trajectory":"t","step":1,"state":"b","reward":0}
+        {"group":"g","trajectory":"u","step":0,"state":"a","reward":0}
+        {"group":"g","trajectory":"u","step":1,"state":"c","reward":0}
+        """
+        let ok = try Self.run(["score", "-", "--operator", "goal-distance", "--gamma", "0.1", "--goal-reward", "10",
+                               "--step-reward", "progress", "--episode-weighting", "trajectories",
+                               "--episode-weight", "0.5", "--step-group-history", "1", "--advantage", "mean_norm"], stdin: rows)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        // a: d 1, V 1; b: goal, V 10; a→b progress 10·0.1^0 = 10.
+        #expect(ok.stdout.split(separator: "\n").first?.contains("\"step_reward\": 10") == true, "\(ok.stdout)")
+        for (flags, message) in [
+            (["--step-reward", "progress"], "goal-distance"),
+            (["--step-reward", "sideways"], "--step-reward: unknown value 'sideways'"),
+            (["--episode-weighting", "all"], "--episode-weighting: unknown value 'all'"),
+            (["--step-group-history", "-1"], "--step-group-history: expected an integer >= 0"),
+            (["--step-group-history", "2", "--step-group-similarity", "0.9"], "step_group_similarity"),
+            (["--operator", "goal-distance", "--goal-reward", "0"], "goal_reward"),
+            (["--episode-weight", "x"], "--episode-weight: expected a number"),
+        ] {
+            let r = try Self.run(["score", "-"] + flags, stdin: rows)
+            #expect(r.status == 2, "\(flags)")
+            #expect(r.stderr.contains(message), "\(flags): \(r.stderr)")
+        }
+    }
 }

@@ -10,14 +10,19 @@ import Testing
     }
 
     /// Every case, whatever its operator (an unknown operator is a failure, not a skip), and
-    /// the cases of `options/` whose options exist (similarity: SPEC §2.1, §5).
+    /// the cases of `options/` whose options exist (similarity: SPEC §2.1, §5; goal distance
+    /// and step-reward modes: §3, §4; episode weighting, episode weight, step-group history: §5).
     static var cases: [String] {
-        Fixtures.names + Fixtures.optionNames.filter { $0.hasPrefix("similar_states") || $0 == "step_group_similarity" }
-            .map { "options/\($0)" }
+        Fixtures.names + Fixtures.optionNames.filter { Self.implementedOptionCase($0) }.map { "options/\($0)" }
     }
 
-    @Test func similarityFixturesArePresent() {
-        #expect(Self.cases.filter { $0.hasPrefix("options/") }.count == 3)
+    static func implementedOptionCase(_ name: String) -> Bool {
+        name.hasPrefix("similar_states") || name == "step_group_similarity" || name.hasPrefix("goal_distance_")
+            || name.hasPrefix("step_group_history_") || name == "absolute_trajectories_weights"
+    }
+
+    @Test func optionFixturesArePresent() {
+        #expect(Self.cases.filter { $0.hasPrefix("options/") }.count == 9)
     }
 
     @Test(arguments: cases)
@@ -39,7 +44,13 @@ import Testing
         options.stepWeight = params["step_weight"] as? Double ?? 1
         options.similarity = params["similarity"] as? Double
         options.stepGroupSimilarity = params["step_group_similarity"] as? Double
-        let tolerance = params["tolerance"] as? Double ?? (["max-decay", "trajectory-return"].contains(operatorName) ? 1e-12 : 1e-9)
+        options.goalReward = params["goal_reward"] as? Double ?? options.goalReward
+        options.stepReward = try #require(StepRewardMode(rawValue: params["step_reward"] as? String ?? "difference"))
+        options.episodeWeighting = try #require(EpisodeWeighting(rawValue: params["episode_weighting"] as? String ?? "rows"))
+        options.episodeWeight = params["episode_weight"] as? Double ?? 1
+        options.stepGroupHistory = params["step_group_history"] as? Int ?? 0
+        let tolerance = params["tolerance"] as? Double
+            ?? (["max-decay", "trajectory-return", "goal-distance"].contains(operatorName) ? 1e-12 : 1e-9)
         let advantageTolerance = params["advantage_tolerance"] as? Double ?? tolerance
 
         let rows = try JSONLReader.read(path: Fixtures.url(name, "input.jsonl").path)

@@ -240,7 +240,9 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
           alpha: float = 0.85, advantage: Optional[str] = None, step_weight: float = 1.0,
           node_reward: str = "firstSeen", solver: str = "auto", tolerance: float = 1e-12,
           max_iterations: int = 10_000, similarity: Optional[float] = None,
-          step_group_similarity: Optional[float] = None) -> dict[str, Any]:
+          step_group_similarity: Optional[float] = None, goal_reward: float = 10.0,
+          step_reward: str = "difference", episode_weighting: str = "rows", episode_weight: float = 1.0,
+          step_group_history: int = 0) -> dict[str, Any]:
     """Scores a batch of step rows; returns a dict of float64 arrays aligned with the rows.
 
     Rows are columns of equal length (rows in any order; SPEC section 1):
@@ -265,7 +267,11 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     ``max_iterations``, and the near-duplicate merging of SPEC 2.1 and 5 (difflib's ratio, bit
     for bit): ``similarity`` (graph states whose texts have ratio >= T are one state) and
     ``step_group_similarity`` (the same for step groups), each None (exact, the default) or a T
-    in (0, 1]; both need text states.
+    in (0, 1]; both need text states. The peers' credit rules (SPEC 3-5; README "The peers'
+    credit rules"): ``operator="goal-distance"`` with ``goal_reward`` R (V = R * gamma^d),
+    ``step_reward`` "difference" | "absolute" | "progress" (goal-distance only),
+    ``episode_weighting`` "rows" | "trajectories", ``episode_weight`` w_e and
+    ``step_group_history`` K (step groups keyed on the last K states; 0 = off).
 
     Returns ``value``, ``step_reward``, ``step_reward_abs`` and, with ``advantage``,
     ``episode_advantage``, ``step_advantage``, ``advantage``: NumPy float64 arrays, or CPU torch
@@ -276,7 +282,8 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     """
     result = _engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma, alpha,
                      advantage, step_weight, node_reward, solver, tolerance, max_iterations, similarity,
-                     step_group_similarity, statistics=False)
+                     step_group_similarity, goal_reward, step_reward, episode_weighting, episode_weight,
+                     step_group_history, statistics=False)
     if _module(reward) == "torch":
         import torch
         return {name: torch.from_numpy(values) for name, values in result.items()}
@@ -288,7 +295,9 @@ def stats(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
           alpha: float = 0.85, advantage: Optional[str] = "mean_norm", step_weight: float = 1.0,
           node_reward: str = "firstSeen", solver: str = "auto", tolerance: float = 1e-12,
           max_iterations: int = 10_000, similarity: Optional[float] = None,
-          step_group_similarity: Optional[float] = None) -> dict[str, Any]:
+          step_group_similarity: Optional[float] = None, goal_reward: float = 10.0,
+          step_reward: str = "difference", episode_weighting: str = "rows", episode_weight: float = 1.0,
+          step_group_history: int = 0) -> dict[str, Any]:
     """The statistics of the batch scored with these options, as ``rewardflow stats --json`` gives
     them (README, "Seeing the credit"): a dict with the batch's and each group's rows,
     trajectories, success rate, distinct states, nodes, edges, strongly connected components,
@@ -298,12 +307,13 @@ def stats(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
     import json
     return json.loads(_engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma,
                               alpha, advantage, step_weight, node_reward, solver, tolerance, max_iterations,
-                              similarity, step_group_similarity, statistics=True))
+                              similarity, step_group_similarity, goal_reward, step_reward, episode_weighting,
+                              episode_weight, step_group_history, statistics=True))
 
 
 def _engine(group, trajectory, step, state, reward, active, noop, action, operator, gamma, alpha, advantage,
             step_weight, node_reward, solver, tolerance, max_iterations, similarity, step_group_similarity,
-            statistics):
+            goal_reward, step_reward, episode_weighting, episode_weight, step_group_history, statistics):
     """One engine call on normalised columns: the score arrays, or the statistics' JSON text."""
     for name, column in (("group", group), ("trajectory", trajectory), ("state", state), ("action", action)):
         if isinstance(column, (str, bytes)):
@@ -313,7 +323,10 @@ def _engine(group, trajectory, step, state, reward, active, noop, action, operat
                _int_option(max_iterations, "max_iterations"), _text_option(node_reward, "node_reward"),
                _text_option(advantage, "advantage", optional=True), _real_option(step_weight, "step_weight"),
                _threshold_option(similarity, "similarity"),
-               _threshold_option(step_group_similarity, "step_group_similarity"))
+               _threshold_option(step_group_similarity, "step_group_similarity"),
+               _real_option(goal_reward, "goal_reward"), _text_option(step_reward, "step_reward"),
+               _real_option(episode_weight, "episode_weight"), _text_option(episode_weighting, "episode_weighting"),
+               _int_option(step_group_history, "step_group_history"))
     rewards = _array(reward)
     if rewards.ndim != 1:
         raise ValueError(f"reward: expected a 1-D array, got shape {rewards.shape}")

@@ -521,7 +521,8 @@ PyDoc_STRVAR(score_doc,
 "which normalises the arguments first). Strings: list, tuple, NumPy O/S/U array, Arrow array\n"
 "or stream, or None (absent). Numbers: int64 step, float64 reward, uint64 state_key, uint8\n"
 "active/noop buffers or None. options: (operator, gamma, alpha, solver, tolerance,\n"
-"max_iterations, node_reward, advantage, step_weight, similarity, step_group_similarity; 0 = off).\n"
+"max_iterations, node_reward, advantage, step_weight, similarity, step_group_similarity (0 = off),\n"
+"goal_reward, step_reward, episode_weight, episode_weighting, step_group_history).\n"
 "outputs: six writable float64 buffers\n"
 "or None, in the order of rf_outputs; or None for the batch statistics instead of scores.\n"
 "Returns None (scores) or the statistics' JSON text, or (status, message) when the engine\n"
@@ -548,15 +549,20 @@ static PyObject *score(PyObject *module, PyObject *args) {
     rf_batch *batch = NULL;
 
     const char *operator_name, *solver, *node_reward, *advantage;
-    double gamma, alpha, tolerance, step_weight, similarity, step_group_similarity;
+    double gamma, alpha, tolerance, step_weight, similarity, step_group_similarity, goal_reward, episode_weight;
+    long long step_group_history;
+    const char *step_reward, *episode_weighting;
+    PyObject *step_reward_object, *episode_weighting_object;
     long long max_iterations;
     PyObject *operator_object, *solver_object, *node_reward_object, *advantage_object;
-    if (!PyArg_ParseTuple(options, "OddOdLOOddd:options", &operator_object, &gamma, &alpha, &solver_object,
+    if (!PyArg_ParseTuple(options, "OddOdLOOddddOdOL:options", &operator_object, &gamma, &alpha, &solver_object,
                           &tolerance, &max_iterations, &node_reward_object, &advantage_object, &step_weight,
-                          &similarity, &step_group_similarity))
+                          &similarity, &step_group_similarity, &goal_reward, &step_reward_object,
+                          &episode_weight, &episode_weighting_object, &step_group_history))
         return NULL;
     if (option_text(operator_object, &operator_name) < 0 || option_text(solver_object, &solver) < 0 ||
-        option_text(node_reward_object, &node_reward) < 0 || option_text(advantage_object, &advantage) < 0)
+        option_text(node_reward_object, &node_reward) < 0 || option_text(advantage_object, &advantage) < 0 ||
+        option_text(step_reward_object, &step_reward) < 0 || option_text(episode_weighting_object, &episode_weighting) < 0)
         return NULL;
     if (!statistics && PyTuple_Size(outputs) != 6) return PyErr_Format(PyExc_ValueError, "outputs: expected 6 entries");
 
@@ -601,6 +607,11 @@ static PyObject *score(PyObject *module, PyObject *args) {
     engine_options.step_weight = step_weight;
     engine_options.similarity = similarity;
     engine_options.step_group_similarity = step_group_similarity;
+    engine_options.goal_reward = goal_reward;
+    engine_options.step_reward = step_reward;
+    engine_options.episode_weight = episode_weight;
+    engine_options.episode_weighting = episode_weighting;
+    engine_options.step_group_history = step_group_history;
     rf_outputs engine_outputs = {
         .capacity = (size_t)count,
         .value = (double *)pointers[OUT0], .step_reward = (double *)pointers[OUT0 + 1],

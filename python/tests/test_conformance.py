@@ -9,10 +9,11 @@ import rewardflow
 from conftest import CONFORMANCE, columns, read_jsonl
 
 # The operators the foundation ships: never skipped, whatever the engine reports.
-REQUIRED = {"max-decay", "trajectory-return"}
+REQUIRED = {"max-decay", "trajectory-return", "goal-distance"}
 CASES = sorted(p.name[: -len(".params.json")] for p in CONFORMANCE.glob("*.params.json"))
 # The option fixtures (conformance/options) of the options this binding implements.
-OPTIONS = ("similarity", "step_group_similarity")
+OPTIONS = ("similarity", "step_group_similarity", "goal_reward", "step_reward", "episode_weighting",
+           "episode_weight", "step_group_history")
 BASE = {"operator", "gamma", "alpha", "advantage", "step_weight", "node_reward", "tolerance", "advantage_tolerance"}
 OPTION_CASES = sorted(
     "options/" + p.name[: -len(".params.json")] for p in (CONFORMANCE / "options").glob("*.params.json")
@@ -20,7 +21,7 @@ OPTION_CASES = sorted(
 
 
 def test_option_fixtures_present():
-    assert len(OPTION_CASES) >= 3, f"similarity fixtures not found in {CONFORMANCE / 'options'}"
+    assert len(OPTION_CASES) >= 9, f"option fixtures not found in {CONFORMANCE / 'options'}"
 
 
 def test_fixtures_present():

@@ -25,7 +25,14 @@ _Static_assert(offsetof(rf_options, max_iterations) == 48, "rf_options layout");
 _Static_assert(offsetof(rf_options, node_reward) == 56, "rf_options layout");
 _Static_assert(offsetof(rf_options, advantage) == 64, "rf_options layout");
 _Static_assert(offsetof(rf_options, step_weight) == 72, "rf_options layout");
-_Static_assert(sizeof(rf_options) == 80, "rf_options layout");
+_Static_assert(offsetof(rf_options, similarity) == 80, "rf_options layout");
+_Static_assert(offsetof(rf_options, step_group_similarity) == 88, "rf_options layout");
+_Static_assert(offsetof(rf_options, goal_reward) == 96, "rf_options layout");
+_Static_assert(offsetof(rf_options, step_reward) == 104, "rf_options layout");
+_Static_assert(offsetof(rf_options, episode_weighting) == 112, "rf_options layout");
+_Static_assert(offsetof(rf_options, episode_weight) == 120, "rf_options layout");
+_Static_assert(offsetof(rf_options, step_group_history) == 128, "rf_options layout");
+_Static_assert(sizeof(rf_options) == 136, "rf_options layout");
 _Static_assert(sizeof(size_t) == 8 && sizeof(void *) == 8, "the ABI is LP64");
 
 static int failures = 0;
@@ -185,6 +192,62 @@ static void test_results(void) {
     /* NULL options are the defaults. */
     CHECK(rf_score(batch, NULL, &out) == RF_OK && near(value[0], 8.1));
     CHECK(rf_batch_clear(batch) == RF_OK && rf_batch_count(batch) == 0);
+    rf_batch_destroy(batch);
+}
+
+/* goal-distance, step-reward modes, episode weighting/weight, step-group history. */
+static void test_credit_options(void) {
+    double value[N], step_reward[N], step_abs[N], episode[N], stepadv[N], adv[N];
+    rf_outputs out = {N, value, step_reward, step_abs, episode, stepadv, adv};
+    rf_options options;
+    rf_batch *batch = NULL;
+    CHECK(rf_batch_create(&batch) == RF_OK && append_range(batch, 0, N, 0) == RF_OK);
+    rf_options_init(&options);
+    CHECK(options.goal_reward == 10 && options.step_reward == NULL && options.episode_weighting == NULL &&
+          options.episode_weight == 1 && options.step_group_history == 0);
+    /* Goal C; d: C 0, B 1, A 2, D and E reach no goal: D + 1 = 3. V = 4 * 0.5^d. */
+    options.operator_name = "goal-distance";
+    options.gamma = 0.5;
+    options.goal_reward = 4;
+    options.step_reward = "progress";
+    options.advantage = "mean_norm";
+    options.episode_weighting = "trajectories";
+    options.episode_weight = 0.5;
+    CHECK(rf_score(batch, &options, &out) == RF_OK);
+    static const double want_v[N] = {1, 2, 4, 1, 2, 0.5, 0.5};
+    /* 4 * 0.5^(d(next) - d(s) + 1); the inactive row 2 and the last row 6 keep reward 0. */
+    static const double want_progress[N] = {4, 4, 0, 4, 0.5, 2, 0};
+    /* Scores 10 and 0 once each: mean 5. */
+    static const double want_ep[N] = {5, 5, 0, -5, -5, -5, -5};
+    for (int i = 0; i < N; i++) {
+        CHECK(near(value[i], want_v[i]) && near(step_reward[i], want_progress[i]) && near(episode[i], want_ep[i]));
+        CHECK(near(adv[i], 0.5 * episode[i] + stepadv[i]));
+    }
+    options.step_reward = "absolute";
+    CHECK(rf_score(batch, &options, &out) == RF_OK);
+    for (int i = 0; i < N; i++) CHECK(step_reward[i] == step_abs[i]);
+    options.step_group_history = 1;
+    CHECK(rf_score(batch, &options, &out) == RF_OK);
+    /* (A, B) is rows 1 and 4, step rewards V(C) = 4 and V(D) = 0.5: mean 2.25. */
+    CHECK(near(stepadv[1], 1.75) && near(stepadv[4], -1.75) && stepadv[5] == 0);
+    options.step_group_similarity = 0.9;
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "step_group_similarity");
+    options.step_group_similarity = 0;
+    options.step_group_history = -1;
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "step_group_history");
+    rf_options_init(&options);
+    options.step_reward = "progress";
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "goal-distance");
+    options.step_reward = "sideways";
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "step_reward");
+    rf_options_init(&options);
+    options.episode_weighting = "all";
+    CHECK_ERROR(rf_score(batch, &options, &out), RF_ERR_INVALID_PARAMETER, "episode_weighting");
+    /* A caller built before these fields: they are not read (so defaults). */
+    options.struct_size = offsetof(rf_options, goal_reward);
+    options.step_reward = "progress";
+    CHECK(rf_score(batch, &options, &out) == RF_OK);
+    for (int i = 0; i < N; i++) CHECK(near(value[i], want_value[i]) && near(step_reward[i], want_step[i]));
     rf_batch_destroy(batch);
 }
 
@@ -549,6 +612,7 @@ int main(void) {
     CHECK(strcmp(rf_last_error(), "") == 0);
     test_results();
     test_errors();
+    test_credit_options();
     test_views();
     test_struct_size();
     test_threads();

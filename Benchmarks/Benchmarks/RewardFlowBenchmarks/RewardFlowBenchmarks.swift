@@ -85,6 +85,7 @@ let benchmarks: @Sendable () -> Void = {
             ("discounted", try! Discounted(gamma: 0.9)),
             ("pagerank", try! PageRank(alpha: 0.85)),
             ("diffusion", try! Diffusion(alpha: 0.5)),
+            ("goal-distance", try! GoalDistance(gamma: 0.1)),
         ]
         for (name, op) in operators {
             Benchmark("\(name) · \(w.name)", configuration: config) { _ in
@@ -115,6 +116,20 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try! Scorer(options: scoringOptions(.maxDecay)).score(w.keyRows))
         } setup: {
             _ = w.keyRows
+        }
+
+        // GraphGPO-style credit: goal distances, progress step rewards, per-trajectory episode
+        // statistics, step groups keyed on the last 3 states.
+        Benchmark("score goal-distance progress, trajectories, history 2 · \(w.name)", configuration: config) { _ in
+            var o = scoringOptions(.goalDistance)
+            o.gamma = 0.1
+            o.stepReward = .progress
+            o.episodeWeighting = .trajectories
+            o.episodeWeight = 0.5
+            o.stepGroupHistory = 2
+            blackHole(try! Scorer(options: o).score(w.textRows))
+        } setup: {
+            _ = w.textRows
         }
 
         Benchmark("end to end JSONL → JSONL · \(w.name)", configuration: config) { _ in

@@ -6,13 +6,21 @@ public enum AdvantageMode: String, Sendable, CaseIterable {
     case meanStdNorm = "mean_std_norm"
 }
 
+/// Over what a group's episode mean and std are taken (SPEC §5 `episode_weighting`).
+public enum EpisodeWeighting: String, Sendable, CaseIterable {
+    /// Over the group's active rows: a score counts once per active row (the reference's).
+    case rows
+    /// Over the group's trajectories with an active row: each score once (GRPO's `trajectory_once`).
+    case trajectories
+}
+
 /// Per-row advantages (SPEC §5); 0 on inactive rows.
 public struct RowAdvantages: Sendable {
     /// Normalised episode score within the group.
     public var episode: [Double]
     /// Normalised step reward within the step group (active rows of a group with one state).
     public var step: [Double]
-    /// `episode + w · step`.
+    /// `w_e · episode + w · step`.
     public var combined: [Double]
 }
 
@@ -22,16 +30,28 @@ public struct AdvantageEstimator: Sendable {
     public var mode: AdvantageMode
     /// `w` in `advantage = episode + w · step`.
     public var stepWeight: Double
+    /// `w_e` in `advantage = w_e · episode + w · step`.
+    public var episodeWeight: Double
+    /// Whether the episode statistics count a score per active row or per trajectory.
+    public var episodeWeighting: EpisodeWeighting
     /// ε added to the standard deviation.
     public static let epsilon = 1e-6
 
-    /// Creates an estimator; refuses a non-finite step weight.
-    public init(mode: AdvantageMode, stepWeight: Double = 1) throws(RewardFlowError) {
+    /// Creates an estimator; refuses a non-finite step or episode weight.
+    public init(
+        mode: AdvantageMode, stepWeight: Double = 1, episodeWeight: Double = 1,
+        episodeWeighting: EpisodeWeighting = .rows
+    ) throws(RewardFlowError) {
         guard stepWeight.isFinite else {
             throw .invalidParameter(name: "step_weight", message: "must be a finite number, got \(stepWeight)")
         }
+        guard episodeWeight.isFinite else {
+            throw .invalidParameter(name: "episode_weight", message: "must be a finite number, got \(episodeWeight)")
+        }
         self.mode = mode
         self.stepWeight = stepWeight
+        self.episodeWeight = episodeWeight
+        self.episodeWeighting = episodeWeighting
     }
 
     /// Advantages of every row, given the per-row step rewards.
@@ -42,11 +62,12 @@ public struct AdvantageEstimator: Sendable {
     ///
     /// `stepStates` replaces the state column for the step groups (one id per row): the
     /// representatives of SPEC §5's step-group similarity (`SimilarStates.stepGroupStates`);
-    /// nil groups rows by `rows.state`.
+    /// nil groups rows by `rows.state`. Its ids must lie below `max(rows.stateCount, rows.count)`.
     public func advantages(
         _ rows: StepRows, index: TrajectoryIndex, stepReward: [Double], stepStates: [Int32]? = nil
     ) -> RowAdvantages {
         let stateColumn = stepStates ?? rows.state
+        let keyCount = stepStates == nil ? rows.stateCount : max(rows.stateCount, rows.count)
         let n = rows.count
         var episode = [Double](repeating: 0, count: n)
         var step = [Double](repeating: 0, count: n)
@@ -56,7 +77,7 @@ public struct AdvantageEstimator: Sendable {
                 combined.withUnsafeMutableBufferPointer { c in
                     let out = (SendableBuffer(e), SendableBuffer(s), SendableBuffer(c))
                     Parallel.forEachChunk(count: index.groupCount, work: n) { groups in
-                        var scratch = GroupScratch(stateCount: rows.stateCount)
+                        var scratch = GroupScratch(stateCount: keyCount)
                         for g in groups {
                             advantages(ofGroup: g, rows, stateColumn, index, stepReward, out, &scratch)
                         }
@@ -103,7 +124,31 @@ public struct AdvantageEstimator: Sendable {
             s.values.append(s.sum.value)
             activeCount += m
         }
-        if activeCount > 0 {
+        if episodeWeighting == .trajectories {
+            // Each trajectory with an active row counts its score once.
+            var count = 0
+            for t in trajectories where index.activePrefix[t] > 0 { count += 1 }
+            var mean = 0.0, std = 1.0
+            if count > 1 {
+                s.sum.reset()
+                for (k, t) in trajectories.enumerated() where index.activePrefix[t] > 0 { s.sum.add(s.values[k]) }
+                mean = s.sum.value / Double(count)
+                if mode == .meanStdNorm {
+                    s.sum.reset()
+                    for (k, t) in trajectories.enumerated() where index.activePrefix[t] > 0 {
+                        let d = s.values[k] - mean
+                        s.sum.add(d * d)
+                    }
+                    std = (s.sum.value / Double(count - 1)).squareRoot()
+                }
+            }
+            for (k, t) in trajectories.enumerated() {
+                let x = s.values[k]
+                let a = mode == .meanNorm ? x - mean : (x - mean) / (std + AdvantageEstimator.epsilon)
+                let first = index.trajectoryRowStart[t]
+                for j in 0..<Int(index.activePrefix[t]) { episode[Int(index.orderedRows[first + j])] = a }
+            }
+        } else if activeCount > 0 {
             var mean = 0.0, std = 1.0
             if activeCount > 1 {
                 s.sum.reset()
@@ -166,7 +211,7 @@ public struct AdvantageEstimator: Sendable {
             let count = hi - lo
             if count == 1 {  // a step group of one row: step advantage 0
                 let r = Int(members[lo])
-                combined[r] = episode[r] + stepWeight * 0
+                combined[r] = episodeWeight * episode[r] + stepWeight * 0
                 continue
             }
             s.sum.reset()
@@ -186,7 +231,7 @@ public struct AdvantageEstimator: Sendable {
                 let x = stepReward[r]
                 let a = mode == .meanNorm ? x - mean : (x - mean) / (std + AdvantageEstimator.epsilon)
                 step[r] = a
-                combined[r] = episode[r] + stepWeight * a
+                combined[r] = episodeWeight * episode[r] + stepWeight * a
             }
         }
     }

@@ -12,8 +12,10 @@ public struct RowRewards: Sendable {
 public enum RewardExtractor {
     /// Rewards from node values: row j < min(m, L−1) of a trajectory gets
     /// `V(s_{j+1}) − V(s_j)` and `V(s_{j+1})`; every other row keeps its environment reward.
+    /// `rule` sets `step_reward` on that range (`step_reward_abs` is always `V(s_{j+1})`).
     public static func extract(
-        _ rows: StepRows, index: TrajectoryIndex, graph: StateGraph, nodeValues: [Double]
+        _ rows: StepRows, index: TrajectoryIndex, graph: StateGraph, nodeValues: [Double],
+        rule: StepRule = .difference
     ) -> RowRewards {
         let n = rows.count
         var value = [Double](repeating: 0, count: n)
@@ -29,6 +31,13 @@ public enum RewardExtractor {
                 }
             }
         }
+        var progress: GoalProgress?
+        var absolute = false
+        switch rule {
+        case .difference: break
+        case .absolute: absolute = true
+        case .progress(let p): progress = p
+        }
         stepReward.withUnsafeMutableBufferPointer { sr in
             stepRewardAbs.withUnsafeMutableBufferPointer { sa in
                 let out = (SendableBuffer(sr), SendableBuffer(sa))
@@ -39,8 +48,14 @@ public enum RewardExtractor {
                         let inRange = min(Int(index.activePrefix[t]), length - 1)
                         for j in 0..<max(0, inRange) {
                             let r = Int(index.orderedRows[first + j])
-                            let next = value[Int(index.orderedRows[first + j + 1])]
-                            out.0[r] = next - value[r]
+                            let nextRow = Int(index.orderedRows[first + j + 1])
+                            let next = value[nextRow]
+                            if let p = progress {
+                                let exponent = p.distance(ofRow: nextRow, rows, graph) - p.distance(ofRow: r, rows, graph) + 1
+                                out.0[r] = p.goal.value(distance: exponent)
+                            } else {
+                                out.0[r] = absolute ? next : next - value[r]
+                            }
                             out.1[r] = next
                         }
                     }

@@ -308,9 +308,14 @@ extension ScoringOptions {
         switch propagation {
         case .maxDecay, .discounted, .trajectoryReturn: parts = ["\(propagation.rawValue) gamma \(gamma)"]
         case .pagerank, .diffusion: parts = ["\(propagation.rawValue) alpha \(alpha)"]
+        case .goalDistance: parts = ["\(propagation.rawValue) gamma \(gamma) goal reward \(goalReward)"]
         }
+        if stepReward != .difference { parts.append("step reward \(stepReward.rawValue)") }
         parts.append("advantage \(advantage?.rawValue ?? "none")")
         if advantage != nil && stepWeight != 1 { parts.append("step weight \(stepWeight)") }
+        if advantage != nil && episodeWeight != 1 { parts.append("episode weight \(episodeWeight)") }
+        if advantage != nil && episodeWeighting != .rows { parts.append("episode weighting \(episodeWeighting.rawValue)") }
+        if advantage != nil && stepGroupHistory > 0 { parts.append("step-group history \(stepGroupHistory)") }
         if nodeReward != .firstSeen { parts.append("node reward \(nodeReward.rawValue)") }
         return parts.joined(separator: ", ")
     }

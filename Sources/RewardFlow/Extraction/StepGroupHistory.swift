@@ -1,0 +1,36 @@
+/// HGPO-style step-group keys (SPEC §5 step-group history `K`): the key of row j of a
+/// trajectory is the sequence of states of its rows `max(0, j−K)...j`.
+enum StepGroupHistory {
+    /// One step-group key per row, to be passed as `stepStates` to `AdvantageEstimator`:
+    /// active rows of a group with equal state sequences share an id (ids are local to the
+    /// group, below the group's row count); other rows keep their state id.
+    static func keys(_ rows: StepRows, index: TrajectoryIndex, history k: Int) -> [Int32] {
+        var out = rows.state
+        out.withUnsafeMutableBufferPointer { buffer in
+            let result = SendableBuffer(buffer)
+            Parallel.forEachChunk(count: index.groupCount, work: rows.count * (min(k, 64) + 1)) { groups in
+                var ids: [[Int32]: Int32] = [:]
+                var key: [Int32] = []
+                for g in groups {
+                    ids.removeAll(keepingCapacity: true)
+                    for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
+                        let first = index.trajectoryRowStart[t]
+                        for j in 0..<Int(index.activePrefix[t]) {
+                            key.removeAll(keepingCapacity: true)
+                            for i in max(0, j - k)...j { key.append(rows.state[Int(index.orderedRows[first + i])]) }
+                            let id: Int32
+                            if let known = ids[key] {
+                                id = known
+                            } else {
+                                id = Int32(ids.count)
+                                ids[key] = id
+                            }
+                            result[Int(index.orderedRows[first + j])] = id
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
