@@ -111,6 +111,13 @@ public struct GoalProgress: Sendable {
     /// Per group: the `d` of a state that reaches no goal or is no node (`D + 1`, or 1 without a goal).
     public var unreachable: [Int32]
 
+    /// Terms from `goal.distances(on:)` of the graph the rows are scored on.
+    public init(goal: GoalDistance, distance: [Int32], unreachable: [Int32]) {
+        self.goal = goal
+        self.distance = distance
+        self.unreachable = unreachable
+    }
+
     /// `d` of the state of `row`.
     @inline(__always)
     func distance(ofRow row: Int, _ rows: StepRows, _ graph: StateGraph) -> Int {
