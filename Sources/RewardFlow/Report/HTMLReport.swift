@@ -131,7 +131,7 @@ public struct HTMLReport: Sendable {
         for k in 0..<drawn {
             let picture = try GroupPicture(batch, groupIndex: k)
             h += "<section class=\"graph\" id=\"graph-\(k)\"><h3>\(HTML.escape(picture.group))</h3>\n"
-            h += SVGCharts.graph(picture) + "</section>\n"
+            h += SVGCharts.graph(picture, id: k) + "</section>\n"
         }
         h += """
             <script>
@@ -221,7 +221,8 @@ enum SVGCharts {
 
     /// A layered drawing: column = breadth-first distance from the start states (unreached
     /// nodes in a last column), rows in graph order; forward edges straight, others curved.
-    static func graph(_ picture: GroupPicture) -> String {
+    /// `picture` as inline SVG; `id` makes its arrowhead marker's id unique on the page.
+    static func graph(_ picture: GroupPicture, id: Int) -> String {
         let n = picture.nodes.count
         var successors = [[Int]](repeating: [], count: n)
         for e in picture.edges { successors[e.source].append(e.target) }
@@ -254,7 +255,7 @@ enum SVGCharts {
         let span = hi > lo ? hi - lo : 1
         let scale = picture.creditScale
         var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\"><title>state graph of group \(HTML.escape(picture.group)): \(n) nodes, \(picture.edges.count) edges</title>"
-        svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerUnits=\"userSpaceOnUse\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0L10,5L0,10z\" fill=\"#666\"/></marker></defs>"
+        svg += "<defs><marker id=\"arrow-\(id)\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerUnits=\"userSpaceOnUse\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0L10,5L0,10z\" fill=\"#666\"/></marker></defs>"
         for e in picture.edges {
             let (x1, y1, x2, y2) = (x(e.source), y(e.source), x(e.target), y(e.target))
             let len = max(((x2 - x1) * (x2 - x1) + (y2 - y1) * (y2 - y1)).squareRoot(), 1e-9)
@@ -266,7 +267,7 @@ enum SVGCharts {
                 ? "M\(f(sx)),\(f(sy))L\(f(tx)),\(f(ty))"
                 : "M\(f(sx)),\(f(sy))Q\(f((sx + tx) / 2 - uy * 30)),\(f((sy + ty) / 2 + ux * 30)) \(f(tx)),\(f(ty))"
             let tip = "\(e.action) (w = \(Palette.number(e.weight)), credit \(e.credit.map { Palette.number($0) } ?? "none"))"
-            svg += "<path class=\"edge\" d=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"\(f(width))\" marker-end=\"url(#arrow)\"><title>\(HTML.escape(tip))</title></path>"
+            svg += "<path class=\"edge\" d=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"\(f(width))\" marker-end=\"url(#arrow-\(id))\"><title>\(HTML.escape(tip))</title></path>"
         }
         for (u, node) in picture.nodes.enumerated() {
             let fill = Palette.value((node.value - lo) / span)
