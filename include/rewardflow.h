@@ -262,8 +262,23 @@ const char *rf_operators(void);
  */
 const char *rf_last_error(void);
 
-/** Sets every field of `options` to its default (see `rf_options`). NULL is ignored. */
+/**
+ * Sets the first `size` bytes of `options` to the defaults (see `rf_options`) and
+ * `struct_size` to `min(size, the library's sizeof(rf_options))`: the library never writes past
+ * what the caller's struct holds, whichever header either side was built with. NULL, or a
+ * `size` below `sizeof(size_t)`, is ignored. Call it through the `rf_options_init` macro below.
+ */
+void rf_options_init_sized(rf_options *options, size_t size);
+
+/**
+ * The entry point of callers built against the 0.1 header: writes only the 80 bytes of that
+ * layout (through `step_weight`). Code built against this header calls `rf_options_init_sized`
+ * with its own `sizeof(rf_options)` through the macro of the same name.
+ */
 void rf_options_init(rf_options *options);
+
+/** Sets every field of `options` to its default (see `rf_options`). */
+#define rf_options_init(options) rf_options_init_sized((options), sizeof(rf_options))
 
 /** Creates an empty batch in `*out`. Free it with `rf_batch_destroy`. */
 rf_status rf_batch_create(rf_batch **out);

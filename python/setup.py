@@ -79,6 +79,7 @@ core = Extension(
     "rewardflow_engine._core",
     sources=["src/_core.c"],
     include_dirs=[str(REPO / "include")],
+    depends=[str(HEADER)],  # rebuilt when the C API changes
     libraries=["rewardflow"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers"],
     extra_link_args=["-Wl,-rpath,$ORIGIN"],

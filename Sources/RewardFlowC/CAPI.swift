@@ -30,12 +30,10 @@ public func rf_operators() -> UnsafePointer<CChar>? { operators.pointer }
 @c @implementation
 public func rf_last_error() -> UnsafePointer<CChar>? { LastError.current }
 
-/// Writes the defaults of `ScoringOptions` into `options`.
-@c @implementation
-public func rf_options_init(_ options: UnsafeMutablePointer<rf_options>?) {
-    guard let options else { return }
+/// The defaults of `ScoringOptions` as a full `rf_options` of this library's layout.
+func defaultOptions() -> rf_options {
     let defaults = ScoringOptions()
-    options.pointee = rf_options(
+    return rf_options(
         struct_size: MemoryLayout<rf_options>.size,
         operator_name: defaultOperator.pointer, gamma: defaults.gamma, alpha: defaults.alpha,
         solver: defaultSolver.pointer, tolerance: defaults.tolerance,
@@ -43,6 +41,28 @@ public func rf_options_init(_ options: UnsafeMutablePointer<rf_options>?) {
         advantage: nil, step_weight: defaults.stepWeight, similarity: 0, step_group_similarity: 0,
         goal_reward: defaults.goalReward, step_reward: nil, episode_weighting: nil,
         episode_weight: defaults.episodeWeight, step_group_history: Int64(defaults.stepGroupHistory))
+}
+
+/// The size of `rf_options` in the 0.1 header (through `step_weight`), which `rf_options_init`
+/// callers built against it allocate.
+private let firstLayoutSize = 80
+
+/// Writes the first `min(size, sizeof(rf_options))` bytes of the defaults into `options`.
+@c @implementation
+public func rf_options_init_sized(_ options: UnsafeMutablePointer<rf_options>?, _ size: Int) {
+    guard let options, size >= MemoryLayout<Int>.size else { return }
+    var defaults = defaultOptions()
+    let written = min(size, MemoryLayout<rf_options>.size)
+    defaults.struct_size = written
+    withUnsafeBytes(of: &defaults) { source in
+        UnsafeMutableRawPointer(options).copyMemory(from: source.baseAddress!, byteCount: written)
+    }
+}
+
+/// Writes the defaults of the 0.1 layout only: the symbol callers built against that header call.
+@c @implementation
+public func rf_options_init(_ options: UnsafeMutablePointer<rf_options>?) {
+    rf_options_init_sized(options, firstLayoutSize)
 }
 
 /// Creates an empty batch; the handle holds one retain of a `Batch`.

@@ -177,8 +177,7 @@ extension ScoringOptions {
         guard given >= MemoryLayout<Int>.size else {
             throw .argument("options: struct_size is \(given); initialise options with rf_options_init")
         }
-        var c = rf_options()
-        rf_options_init(&c)
+        var c = defaultOptions()
         /// Takes the caller's `field` if its bytes lie wholly within the first `given` bytes.
         func copy<T>(_ field: WritableKeyPath<rf_options, T>) {
             guard let offset = MemoryLayout<rf_options>.offset(of: field),

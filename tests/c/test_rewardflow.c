@@ -604,6 +604,28 @@ static void test_struct_size(void) {
     rf_batch_destroy(batch);
 }
 
+/* rf_options_init never writes past the caller's struct: the 0.1 entry point writes 80 bytes,
+ * the sized one min(size, sizeof); a canary after the struct stays intact. */
+static void test_options_init_bounds(void) {
+    unsigned char buffer[sizeof(rf_options) + 32];
+    memset(buffer, 0xAB, sizeof buffer);
+    (rf_options_init)((rf_options *)buffer); /* the function, not the macro: a 0.1 caller */
+    rf_options first;
+    memcpy(&first, buffer, 80);
+    CHECK(first.struct_size == 80 && first.gamma == 0.9 && first.step_weight == 1.0);
+    for (size_t i = 80; i < sizeof buffer; i++) CHECK(buffer[i] == 0xAB);
+    for (size_t size = 0; size <= sizeof(rf_options) + 16; size++) {
+        memset(buffer, 0xAB, sizeof buffer);
+        rf_options_init_sized((rf_options *)buffer, size);
+        size_t written = size < sizeof(size_t) ? 0 : (size < sizeof(rf_options) ? size : sizeof(rf_options));
+        for (size_t i = written; i < sizeof buffer; i++) CHECK(buffer[i] == 0xAB);
+        if (written) CHECK(((rf_options *)buffer)->struct_size == written);
+    }
+    rf_options full;
+    rf_options_init(&full);
+    CHECK(full.struct_size == sizeof(rf_options) && full.goal_reward == 10.0 && full.episode_weight == 1.0);
+}
+
 int main(void) {
     CHECK(rf_abi_version() == RF_ABI_VERSION);
     CHECK(strlen(rf_version()) > 0);
@@ -614,6 +636,7 @@ int main(void) {
     test_errors();
     test_credit_options();
     test_views();
+    test_options_init_bounds();
     test_struct_size();
     test_threads();
     if (failures == 0) {
