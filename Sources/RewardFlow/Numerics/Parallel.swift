@@ -3,20 +3,28 @@ import Glibc
 #endif
 import Dispatch
 import CBLAS
+import Synchronization
 
 /// Fork-join over index ranges. Work is split into contiguous chunks whose results land in
 /// caller-indexed slots, so the output never depends on the thread count or the schedule.
 enum Parallel {
     /// Threads used by `forEachChunk`: `$REWARDFLOW_THREADS` when set to a positive integer,
-    /// else the active processor count. Results never depend on it.
-    nonisolated(unsafe) static var threadCount: Int = {
+    /// else the active processor count. Results never depend on it. An atomic, so a thread that
+    /// sets it while another scores is no data race (the scoring thread sees one value or the
+    /// other, and either gives the same output).
+    static var threadCount: Int {
+        get { threadSetting.load(ordering: .relaxed) }
+        set { threadSetting.store(newValue, ordering: .relaxed) }
+    }
+
+    private static let threadSetting = Atomic<Int>({
         if let text = getenv("REWARDFLOW_THREADS"), let n = Int(String(cString: text)), n > 0 { return n }
         #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
         return 1
         #endif
-    }()
+    }())
 
     /// Below this much work (rows, or nodes + edges) a loop is not split across threads.
     static let serialWork = 24_576
