@@ -126,6 +126,8 @@ def _strings(values: Any) -> Any:
         # Object-dtype Series hold str objects: their NumPy view is free, an Arrow export is not.
         if getattr(values, "dtype", None) == object or not _is_arrow(values):
             return values.to_numpy()
+        if getattr(getattr(values, "dtype", None), "kind", None) in ("i", "u"):
+            return values.to_numpy()  # integer ids: their decimal texts, formatted by _core
         return values
     if _is_arrow(values) or not hasattr(values, "__iter__"):
         return values  # _core refuses what is neither Arrow nor a sequence, naming the column
@@ -253,6 +255,8 @@ def score(group: Any, trajectory: Any, step: Any, state: Any, reward: Any, activ
       Series, or any Arrow array or chunked array of ``string``, ``large_string``,
       ``string_view`` or binary type (pyarrow, polars; read zero-copy through the Arrow
       PyCapsule interface). Nulls, ``None`` and other objects are refused naming the row.
+    - ``group``, ``trajectory`` and ``action`` may instead be NumPy integer arrays (or pandas
+      integer Series): each value stands for its decimal text ``str(value)``.
     - ``state`` may instead hold non-negative integers (uint64 state keys): a NumPy, torch or
       pandas integer column, an Arrow integer array, or a list of ints.
     - ``step``: integers 0, 1, 2, ... within each trajectory; ``reward``: finite numbers;

@@ -24,14 +24,12 @@ Differences from the reference, all on inputs where it is wrong or crashes:
   and the key, instead of ``KeyError`` / ``IndexError`` or a silent mix-up; nothing is printed.
 """
 import math
-from itertools import chain, repeat
 from itertools import count as _naturals
 from numbers import Number
-from operator import itemgetter, truth
 
 import numpy as np
 
-from . import score
+from . import InvalidInputError, _core, score
 
 __all__ = [
     "apply_rewardflow_propagation", "compute_rewardflow_outcome_advantage", "alfworld_noop",
@@ -221,13 +219,8 @@ def apply_rewardflow_propagation(total_batch_list, config, tokenizer, envs, *, n
         return total_batch_list
 
     # Pass 1: one engine row per entry of the state sequences (flat lists, then NumPy).
-    lengths = [len(seq) for seq in raw_state_list]
-    try:
-        entries = [entry for seq in raw_state_list for entry in seq]
-        objs = list(map(_STATE, entries))
-        seq_rewards = list(map(_REWARD, entries))
-    except (KeyError, TypeError):
-        raise ValueError("envs.state_preprocess: every state entry needs 'state' and 'reward'") from None
+    sequences = [seq if isinstance(seq, (list, tuple)) else list(seq) for seq in raw_state_list]
+    (objs, seq_rewards), lengths = _core.gather(sequences, ("state", "reward"), "envs.state_preprocess: sequence")
     for i, (length, actions) in enumerate(zip(lengths, raw_action_list)):
         if length == 0:
             raise ValueError(f"envs.state_preprocess: sequence {i} is empty")
@@ -239,8 +232,6 @@ def apply_rewardflow_propagation(total_batch_list, config, tokenizer, envs, *, n
     except (KeyError, IndexError, TypeError):
         raise _diagnose(total_batch_list) or ValueError("total_batch_list: bad trajectory") from None
     group_of = _Interner().keys(uids).astype(np.int64)
-    states = _Interner()
-    keys = states.keys(objs)
     n = len(objs)
     lengths = np.array(lengths, dtype=np.int64)
     offsets = np.zeros(count + 1, dtype=np.int64)
@@ -278,51 +269,39 @@ def apply_rewardflow_propagation(total_batch_list, config, tokenizer, envs, *, n
                               for j in range(length - 1)])
             noops.append(False)
         noops = np.array(noops, dtype=np.bool_)
-    names = [str(g) for g in range(int(group_of.max()) + 1)] if count else []
     row_group = np.repeat(group_of, lengths)
-    out = score(
-        [names[g] for g in row_group.tolist()],
-        list(chain.from_iterable(repeat(str(i), int(m)) for i, m in enumerate(lengths.tolist()))),
-        np.arange(n, dtype=np.int64) - np.repeat(starts, lengths),
-        keys, reward, noop=noops, operator="max-decay", gamma=gamma)
+    # Text states go to the engine as they are (it interns them as UTF-8 bytes: equal texts,
+    # equal states); any other state type, or text that is not UTF-8, as _Interner keys.
+    states = _Interner()
+    keys = None
+    columns = dict(noop=noops, operator="max-decay", gamma=gamma)
+    trajectory = np.repeat(np.arange(count, dtype=np.int64), lengths)
+    step = np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
+    out = None
+    if set(map(type, objs)) == {str}:
+        try:
+            out = score(row_group, trajectory, step, objs, reward, **columns)
+        except InvalidInputError:  # a lone surrogate: no UTF-8 form, but a valid Python key
+            pass
+    if out is None:
+        keys = states.keys(objs)
+        out = score(row_group, trajectory, step, keys, reward, **columns)
     value = out["value"]
-    values = value.tolist()
     step_reward = np.empty(n, dtype=np.float64)
     step_reward[:-1] = value[1:] - value[:-1]
-    step_rewards = step_reward.tolist()
 
-    # Pass 2: write the step rewards, V(anchor_obs[j+1]) - V(anchor_obs[j]), into the dicts.
-    at = _Lookup(values, keys, row_group, states, group_of)
-    for i, base, length in zip(range(count), starts.tolist(), lengths.tolist()):
-        traj = total_batch_list[i]
-        try:
-            last = len(traj) - 1
-            active = list(map(truth, map(_ACTIVE, traj)))
-            try:  # steps 0..k-1 get new rewards: k = min(first inactive step, len - 1)
-                k = active.index(False, 0, last)
-            except ValueError:
-                k = last
-            # Fast path: steps 0..k have their own state entries as anchor_obs (the same
-            # objects: every reference manager but Webshop's); else the exact loop below.
-            if k < length and list(map(_ANCHOR, traj[:k + 1])) == objs[base:base + k + 1]:
-                for step, r, v in zip(traj, step_rewards[base:base + k], values[base + 1:base + k + 1]):
-                    step["step_rewards"] = r
-                    step["step_rewards_abs"] = v
-                for step in traj[k:]:
-                    r = step["rewards"]
-                    step["step_rewards"] = r
-                    step["step_rewards_abs"] = r
-                continue
-        except (KeyError, TypeError, ValueError):
-            pass  # the exact loop names the row and the key
-        _write_exact(traj, i, at, objs, base, length)
+    # Pass 2: write the step rewards, V(anchor_obs[j+1]) - V(anchor_obs[j]), into the dicts:
+    # in C where steps 0..k have their own state entries as anchor_obs (the same objects, or
+    # equal ones: every reference manager but Webshop's), else step by step below.
+    exact = _core.write_step_rewards(total_batch_list, objs, starts, lengths, step_reward, value)
+    if exact:
+        if keys is None:
+            keys = states.keys(objs)
+        at = _Lookup(value.tolist(), keys, row_group, states, group_of)
+        for i in exact:
+            base, length = int(starts[i]), int(lengths[i])
+            _write_exact(total_batch_list[i], i, at, objs, base, length)
     return total_batch_list
-
-
-_ACTIVE = itemgetter("active_masks")
-_ANCHOR = itemgetter("anchor_obs")
-_STATE = itemgetter("state")
-_REWARD = itemgetter("reward")
 
 
 def _write_exact(traj, i, at, objs, base, length):

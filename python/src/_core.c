@@ -248,7 +248,49 @@ static int ucs4_buffer_column(StringColumn *c, const Py_buffer *b, Py_ssize_t co
     return 0;
 }
 
-/* 1-D buffer of `count` items with format O, Ns or Nw. Returns 1 when `object` is no buffer. */
+/* An integer array (NumPy ids such as a trainer's group index): the decimal text of each
+ * value, as `str(value)` gives it, so integer ids group exactly as their texts would. Runs of
+ * equal values share one view (the engine then skips re-interning them). */
+static int integer_buffer_column(StringColumn *c, const Py_buffer *b, Py_ssize_t count, char kind) {
+    Py_ssize_t stride = b->strides ? b->strides[0] : b->itemsize;
+    int is_signed = kind == 'b' || kind == 'h' || kind == 'i' || kind == 'l' || kind == 'q' || kind == 'n';
+    rf_string_view *views = allocate_views(c, count);
+    c->bytes = malloc((size_t)(count * 20 + 1));
+    if (!views || !c->bytes) { if (views) PyErr_NoMemory(); return -1; }
+    char *out = c->bytes;
+    int have_previous = 0;
+    uint64_t previous = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *item = (const char *)b->buf + i * stride;
+        uint64_t bits = 0;
+        int64_t value = 0;
+        switch (b->itemsize) {
+        case 1: { int8_t v; uint8_t u; memcpy(&v, item, 1); memcpy(&u, item, 1); value = is_signed ? v : u; break; }
+        case 2: { int16_t v; uint16_t u; memcpy(&v, item, 2); memcpy(&u, item, 2); value = is_signed ? v : u; break; }
+        case 4: { int32_t v; uint32_t u; memcpy(&v, item, 4); memcpy(&u, item, 4); value = is_signed ? v : (int64_t)u; break; }
+        default: memcpy(&bits, item, 8); value = (int64_t)bits; break;
+        }
+        bits = (uint64_t)value;
+        if (have_previous && bits == previous) { views[i] = views[i - 1]; continue; }
+        have_previous = 1;
+        previous = bits;
+        /* Decimal digits, most significant first; the magnitude of a negative value is taken in
+         * unsigned arithmetic (INT64_MIN has none in int64). */
+        int negative = is_signed && value < 0;
+        uint64_t magnitude = negative ? 0 - bits : bits;
+        char digits[20];
+        int n = 0;
+        do { digits[n++] = (char)('0' + magnitude % 10); magnitude /= 10; } while (magnitude);
+        views[i].data = out;
+        if (negative) *out++ = '-';
+        while (n) *out++ = digits[--n];
+        views[i].length = out - views[i].data;
+    }
+    return 0;
+}
+
+/* 1-D buffer of `count` items with format O, Ns, Nw or an integer format. Returns 1 when
+ * `object` is no buffer. */
 static int buffer_column(StringColumn *c, PyObject *object, Py_ssize_t count) {
     if (!PyObject_CheckBuffer(object)) return 1;
     Py_buffer b;
@@ -268,6 +310,9 @@ static int buffer_column(StringColumn *c, PyObject *object, Py_ssize_t count) {
         if (result == 0) result = hold(c, object);
     } else if (strcmp(format, "w") == 0 && b.itemsize % 4 == 0) {
         result = ucs4_buffer_column(c, &b, count);
+    } else if (format[0] && !format[1] && strchr("bBhHiIlLqQnN", format[0]) &&
+               (b.itemsize == 1 || b.itemsize == 2 || b.itemsize == 4 || b.itemsize == 8)) {
+        result = integer_buffer_column(c, &b, count, format[0]);
     } else {
         PyErr_Format(PyExc_TypeError, "%s: expected strings, got an array of format '%s'", c->name,
                      b.format ? b.format : "B");
@@ -645,6 +690,212 @@ done:
     return result;
 }
 
+/* ---- Trainer batches: lists of step dicts (rewardflow_engine.verl_agent) ------------------- */
+
+/* Item `i` of a list or tuple (borrowed), or NULL with an exception naming `where`. */
+static PyObject *sequence_item(PyObject *sequence, Py_ssize_t i) {
+    return PyList_Check(sequence) ? PyList_GetItem(sequence, i) : PyTuple_GetItem(sequence, i);
+}
+
+static Py_ssize_t sequence_size(PyObject *sequence) {
+    if (PyList_Check(sequence)) return PyList_Size(sequence);
+    if (PyTuple_Check(sequence)) return PyTuple_Size(sequence);
+    return -1;
+}
+
+/* `mapping[key]` as a new reference, or NULL: with no exception set when the key is missing
+ * from a dict, else with the exception of the lookup. */
+static PyObject *lookup(PyObject *mapping, PyObject *key) {
+    if (PyDict_Check(mapping)) {
+        PyObject *value = PyDict_GetItemWithError(mapping, key);
+        return value ? Py_NewRef(value) : NULL;
+    }
+    return PyObject_GetItem(mapping, key);
+}
+
+PyDoc_STRVAR(gather_doc,
+"gather(sequences, keys, name) -> (columns, lengths)\n"
+"--\n\n"
+"For a list of lists of dicts (`sequences[i][j]`), one flat list per key of `keys` holding\n"
+"`sequences[i][j][key]` in row order, and the list of `len(sequences[i])`. A missing key or a\n"
+"non-list raises ValueError naming `name[i][j]` and the key.");
+
+static PyObject *gather(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *sequences, *keys;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "OO!s:gather", &sequences, &PyTuple_Type, &keys, &name)) return NULL;
+    Py_ssize_t count = sequence_size(sequences), key_count = PyTuple_Size(keys);
+    if (count < 0) return PyErr_Format(PyExc_ValueError, "%s: expected a list of lists", name);
+    PyObject *columns = PyTuple_New(key_count), *lengths = PyList_New(count);
+    if (!columns || !lengths) goto fail;
+    for (Py_ssize_t k = 0; k < key_count; k++) {
+        PyObject *column = PyList_New(0);
+        if (!column) goto fail;
+        PyTuple_SetItem(columns, k, column);
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *sequence = sequence_item(sequences, i);
+        Py_ssize_t length = sequence ? sequence_size(sequence) : -1;
+        if (length < 0) {
+            PyErr_Format(PyExc_ValueError, "%s[%zd]: expected a list", name, i);
+            goto fail;
+        }
+        PyObject *size = PyLong_FromSsize_t(length);
+        if (!size) goto fail;
+        PyList_SetItem(lengths, i, size);
+        for (Py_ssize_t j = 0; j < length; j++) {
+            PyObject *entry = sequence_item(sequence, j);
+            if (!entry) goto fail;
+            for (Py_ssize_t k = 0; k < key_count; k++) {
+                PyObject *key = PyTuple_GetItem(keys, k);
+                PyObject *value = lookup(entry, key);
+                if (!value) {
+                    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_KeyError) &&
+                        !PyErr_ExceptionMatches(PyExc_TypeError))
+                        goto fail;
+                    int missing = !PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_KeyError);
+                    PyErr_Clear();
+                    if (missing) {
+                        PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: %S: missing", name, i, j, key);
+                    } else {
+                        PyObject *type = PyType_GetName(Py_TYPE(entry));
+                        PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: expected a dict, got %U", name, i, j, type);
+                        Py_XDECREF(type);
+                    }
+                    goto fail;
+                }
+                int failed = PyList_Append(PyTuple_GetItem(columns, k), value);
+                Py_DECREF(value);
+                if (failed < 0) goto fail;
+            }
+        }
+    }
+    return Py_BuildValue("(NN)", columns, lengths);
+fail:
+    Py_XDECREF(columns);
+    Py_XDECREF(lengths);
+    return NULL;
+}
+
+/* A contiguous 1-D buffer of `count` items of `itemsize` bytes, for the helpers below. */
+static int plain_buffer(PyObject *object, Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, const char *name) {
+    if (PyObject_GetBuffer(object, b, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (b->itemsize != itemsize || b->len != itemsize * count) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd items of %zd bytes", name, count, itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes trajectory `traj`'s step rewards when its steps 0..k are its own state entries
+ * (k = min(first inactive step, len - 1)); returns 1 when written, 0 when the trajectory
+ * needs the exact path (clearing any lookup error), -1 on a Python error that must surface. */
+static int write_trajectory(PyObject *traj, PyObject *states, Py_ssize_t base, Py_ssize_t length,
+                            const double *step_rewards, const double *values, PyObject *const names[5]) {
+    enum { ACTIVE, ANCHOR, REWARDS, STEP_REWARDS, STEP_REWARDS_ABS };
+    Py_ssize_t steps = sequence_size(traj);
+    if (steps <= 0) return 0;
+    Py_ssize_t last = steps - 1, k = last;
+    for (Py_ssize_t j = 0; j < last; j++) {
+        PyObject *active = lookup(sequence_item(traj, j), names[ACTIVE]);
+        if (!active) goto fallback;
+        int truth = PyObject_IsTrue(active);
+        Py_DECREF(active);
+        if (truth < 0) goto fallback;
+        if (!truth) { k = j; break; }
+    }
+    if (k >= length) return 0;
+    for (Py_ssize_t j = 0; j <= k; j++) {
+        PyObject *anchor = lookup(sequence_item(traj, j), names[ANCHOR]);
+        if (!anchor) goto fallback;
+        PyObject *state = PyList_GetItem(states, base + j);
+        int same = anchor == state ? 1 : PyObject_RichCompareBool(anchor, state, Py_EQ);
+        Py_DECREF(anchor);
+        if (same < 0) goto fallback;
+        if (!same) return 0;
+    }
+    for (Py_ssize_t j = 0; j < steps; j++) {
+        PyObject *step = sequence_item(traj, j);
+        PyObject *reward, *reward_abs;
+        if (j < k) {
+            reward = PyFloat_FromDouble(step_rewards[base + j]);
+            reward_abs = PyFloat_FromDouble(values[base + j + 1]);
+        } else {
+            reward = lookup(step, names[REWARDS]);
+            if (!reward) goto fallback;
+            reward_abs = Py_NewRef(reward);
+        }
+        int failed = !reward || !reward_abs || PyObject_SetItem(step, names[STEP_REWARDS], reward) < 0 ||
+                     PyObject_SetItem(step, names[STEP_REWARDS_ABS], reward_abs) < 0;
+        Py_XDECREF(reward);
+        Py_XDECREF(reward_abs);
+        if (failed) goto fallback;
+    }
+    return 1;
+fallback:
+    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_KeyError) &&
+        !PyErr_ExceptionMatches(PyExc_TypeError) && !PyErr_ExceptionMatches(PyExc_ValueError) &&
+        !PyErr_ExceptionMatches(PyExc_IndexError))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
+PyDoc_STRVAR(write_step_rewards_doc,
+"write_step_rewards(trajectories, states, starts, lengths, step_rewards, values) -> list\n"
+"--\n\n"
+"The fast path of verl_agent.apply_rewardflow_propagation: for each trajectory i (a list of\n"
+"step dicts) whose steps 0..k (k = min(first inactive step, len - 1)) have as `anchor_obs`\n"
+"their own state entries `states[starts[i] + j]` (the same object or an equal one), sets\n"
+"`step_rewards` = step_rewards[starts[i] + j] and `step_rewards_abs` = values[starts[i] + j + 1]\n"
+"for j < k, and both to the step's `rewards` from k on. starts, lengths: int64 buffers (one\n"
+"per trajectory); step_rewards, values: float64 buffers (one per state entry). Returns the\n"
+"indices of the trajectories left for the exact path (lookup failures included).");
+
+static PyObject *write_step_rewards(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *trajectories, *states, *starts_object, *lengths_object, *rewards_object, *values_object;
+    if (!PyArg_ParseTuple(args, "OO!OOOO:write_step_rewards", &trajectories, &PyList_Type, &states,
+                          &starts_object, &lengths_object, &rewards_object, &values_object))
+        return NULL;
+    Py_ssize_t count = sequence_size(trajectories), rows = PyList_Size(states);
+    if (count < 0) return PyErr_Format(PyExc_TypeError, "trajectories: expected a list");
+    Py_buffer starts, lengths, rewards, values;
+    if (plain_buffer(starts_object, &starts, 8, count, "starts") < 0) return NULL;
+    if (plain_buffer(lengths_object, &lengths, 8, count, "lengths") < 0) { PyBuffer_Release(&starts); return NULL; }
+    if (plain_buffer(rewards_object, &rewards, 8, rows, "step_rewards") < 0) {
+        PyBuffer_Release(&starts); PyBuffer_Release(&lengths); return NULL;
+    }
+    if (plain_buffer(values_object, &values, 8, rows, "values") < 0) {
+        PyBuffer_Release(&starts); PyBuffer_Release(&lengths); PyBuffer_Release(&rewards); return NULL;
+    }
+    PyObject *names[5] = {
+        PyUnicode_FromString("active_masks"), PyUnicode_FromString("anchor_obs"), PyUnicode_FromString("rewards"),
+        PyUnicode_FromString("step_rewards"), PyUnicode_FromString("step_rewards_abs"),
+    };
+    PyObject *exact = PyList_New(0);
+    for (int k = 0; k < 5; k++) if (!names[k]) Py_CLEAR(exact);
+    const int64_t *start = starts.buf, *length = lengths.buf;
+    for (Py_ssize_t i = 0; exact && i < count; i++) {
+        /* Entries beyond the states list would be out of bounds: such a trajectory is exact. */
+        int written = 0;
+        if (start[i] >= 0 && length[i] >= 0 && start[i] + length[i] <= rows)
+            written = write_trajectory(sequence_item(trajectories, i), states, (Py_ssize_t)start[i],
+                                       (Py_ssize_t)length[i], rewards.buf, values.buf, names);
+        if (written < 0) { Py_CLEAR(exact); break; }
+        if (!written) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            if (!index || PyList_Append(exact, index) < 0) Py_CLEAR(exact);
+            Py_XDECREF(index);
+        }
+    }
+    for (int k = 0; k < 5; k++) Py_XDECREF(names[k]);
+    PyBuffer_Release(&starts); PyBuffer_Release(&lengths); PyBuffer_Release(&rewards); PyBuffer_Release(&values);
+    return exact;
+}
+
 static PyObject *version(PyObject *module, PyObject *unused) {
     (void)module; (void)unused;
     return PyUnicode_FromString(rf_version());
@@ -662,6 +913,8 @@ static PyObject *operators(PyObject *module, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"score", score, METH_VARARGS, score_doc},
+    {"gather", gather, METH_VARARGS, gather_doc},
+    {"write_step_rewards", write_step_rewards, METH_VARARGS, write_step_rewards_doc},
     {"version", version, METH_NOARGS, "The engine's version, \"MAJOR.MINOR.PATCH\"."},
     {"abi_version", abi_version, METH_NOARGS, "The engine's RF_ABI_VERSION."},
     {"operators", operators, METH_NOARGS, "The engine's operators, comma-separated."},

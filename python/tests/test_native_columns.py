@@ -89,6 +89,32 @@ def test_string_columns(spelling):
     check(run(group=make(GROUP), trajectory=make(TRAJECTORY), state=make(STATE), action=make(ACTION)))
 
 
+INTEGER_IDS = {"group": [0, 0, 0, 0, 1, 1, 1], "trajectory": [-3, -3, 7, 7, 2**40, 2**40, 2**40]}
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64"])
+def test_integer_group_and_trajectory_ids_are_their_decimal_texts(dtype):
+    ids = {k: [v for v in vs] for k, vs in INTEGER_IDS.items()}
+    if np.dtype(dtype).kind == "u" or np.dtype(dtype).itemsize < 8:
+        ids["trajectory"] = [0, 0, 1, 1, 2, 2, 2] if np.dtype(dtype).kind == "u" else [-3, -3, 7, 7, 2, 2, 2]
+    texts = {k: [str(v) for v in vs] for k, vs in ids.items()}
+    arrays = {k: np.array(vs, dtype=dtype) for k, vs in ids.items()}
+    check(run(**arrays), run(**texts))
+    # Strided and extreme values: text equality decides, as for str columns.
+    info = np.iinfo(dtype)
+    extreme = [info.min, info.min, info.max, info.max, 0, 0, 0]
+    strided = np.array([x for v in extreme for x in (v, 1)], dtype=dtype)[::2]
+    check(run(trajectory=strided), run(trajectory=[str(v) for v in extreme]))
+    check(run(action=np.arange(N, dtype=dtype)), run(action=[str(i) for i in range(N)]))
+    check(run(group=pd.Series(arrays["group"]), trajectory=pd.Series(arrays["trajectory"])), run(**texts))
+
+
+def test_integer_ids_stats_name_groups_by_their_text():
+    got = rewardflow.stats(np.array([5] * 4 + [12] * 3), TRAJECTORY, STEP, STATE, REWARD, ACTIVE)
+    want_stats = rewardflow.stats(["5"] * 4 + ["12"] * 3, TRAJECTORY, STEP, STATE, REWARD, ACTIVE)
+    assert got == want_stats
+
+
 def test_long_strings_in_string_views():
     # Views of more than 12 bytes point into Arrow's data buffers, shorter ones are inline.
     state = [s * 20 for s in STATE]

@@ -487,6 +487,46 @@ def test_bad_inputs_are_refused():
         apply_rewardflow_propagation(generate(1), Config, IdentityTokenizer(), Short())
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda entry: entry.pop("state"), "state: missing"),
+    (lambda entry: entry.pop("reward"), "reward: missing"),
+    ("not a dict", "expected a dict, got str"),
+])
+def test_malformed_state_sequences_name_the_entry(damage, message):
+    where = []
+
+    class Damaged(SokobanEnvironmentManager):
+        def state_preprocess(self, total_batch_list, tokenizer):
+            states, actions = super().state_preprocess(total_batch_list, tokenizer)
+            i = next(i for i, seq in enumerate(states) if i > 0 and len(seq) >= 2)
+            where.append((i, 1))
+            if callable(damage):
+                damage(states[i][1])
+            else:
+                states[i][1] = damage
+            return states, actions
+    with pytest.raises(ValueError) as error:
+        apply_rewardflow_propagation(generate(2, groups=3), Config, IdentityTokenizer(), Damaged())
+    (i, j), = where
+    assert str(error.value) == f"envs.state_preprocess: sequence[{i}][{j}]: {message}"
+
+
+def test_text_states_without_utf8_form_are_states_too():
+    # A lone surrogate has no UTF-8 form: the engine refuses such text, so the drop-in keys the
+    # states in Python instead; the result equals the batch with the surrogates replaced.
+    batch = generate(3, groups=2)
+    clean = copy.deepcopy(batch)
+    for traj, clean_traj in zip(batch, clean):
+        for step, clean_step in zip(traj, clean_traj):
+            if isinstance(step["anchor_obs"], str):
+                step["anchor_obs"] = step["anchor_obs"] + "\udc80"
+                clean_step["anchor_obs"] = clean_step["anchor_obs"] + "?"
+    env = SokobanEnvironmentManager()
+    apply_rewardflow_propagation(batch, Config, IdentityTokenizer(), env)
+    apply_rewardflow_propagation(clean, Config, IdentityTokenizer(), env)
+    assert [[s["step_rewards"] for s in t] for t in batch] == [[s["step_rewards"] for s in t] for t in clean]
+
+
 # ----------------------------------------------------------------------------------------------
 # compute_rewardflow_outcome_advantage
 # ----------------------------------------------------------------------------------------------
