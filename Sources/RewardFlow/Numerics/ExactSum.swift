@@ -62,6 +62,9 @@ struct ExactAccumulator: Sendable {
             overflow += value
             return
         }
+        // ±0 onto partials whose largest is nonzero leaves every partial as it is (the loop
+        // below would keep each one and no new one): sparse rewards are mostly zeros.
+        if value == 0 && count > 0 && partials.words.0[0] != 0 && count == 1 { return }
         withUnsafeMutableBytes(of: &partials) { raw in
             let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
             var x = value

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A column of `count` byte strings that lives in an embedder's memory, borrowed for one append.
 ///
 /// Two layouts, both read where they lie: Arrow-style bytes plus `count + 1` offsets, or an
@@ -133,90 +137,162 @@ extension StepRows {
     }
 
     /// Appends rows `range` of `rows` (batch row numbers start at `firstRow`, for messages).
+    ///
+    /// Column by column: the numbers are checked first (a refused step or reward bounds the rows
+    /// appended), then the strings are interned in row order into id columns, then every
+    /// column is appended in bulk. The error thrown is the first in row order, and within a row
+    /// in field order (group, trajectory, state, action, step, reward), as a row-by-row append
+    /// would throw it; the rows before it are appended.
     private mutating func appendRows(_ rows: BorrowedRows, _ range: Range<Int>, firstRow: Int) throws(RewardFlowError) {
-        var lastGroup: Int32 = -1, lastTrajectory: Int32 = -1
-        var lastGroupBytes = UnsafeRawBufferPointer(start: nil, count: 0)
-        var lastTrajectoryBytes = lastGroupBytes
-        let emptyAction = rows.action == nil ? internAction(UnsafeRawBufferPointer(start: nil, count: 0)) : 0
+        let numberError = Self.firstNumberError(rows, range, firstRow: firstRow)
+        let end = numberError?.index ?? range.upperBound
+        // Strings are checked up to and including the row of a number error: a bad string in
+        // that row comes first in field order.
+        let checked = range.lowerBound ..< min(range.upperBound, end + 1)
+        let stride = checked.count
+        var stringError: (index: Int, error: RewardFlowError)?
+        let ids = [Int32](unsafeUninitializedCapacity: 4 * stride) { ids, initialized in
+            stringError = internStrings(rows, checked, firstRow: firstRow, into: ids.baseAddress!)
+            initialized = 4 * stride  // rows past an error are never read
+        }
+        let kept = range.lowerBound ..< min(end, stringError?.index ?? end)
+        let m = kept.count
+        if m > 0 {
+            let lo = kept.lowerBound, stride = checked.count
+            ids.withUnsafeBufferPointer { ids in
+                let column = { (k: Int) in UnsafeBufferPointer(rebasing: ids[k * stride ..< k * stride + m]) }
+                appendChecked(
+                    group: column(0), trajectory: column(1), state: column(2), action: column(3),
+                    step: UnsafeBufferPointer(start: rows.step + lo, count: m),
+                    reward: UnsafeBufferPointer(start: rows.reward + lo, count: m),
+                    active: rows.active.map { UnsafeBufferPointer(start: $0 + lo, count: m) },
+                    noop: rows.noop.map { UnsafeBufferPointer(start: $0 + lo, count: m) })
+            }
+        }
+        if let error = stringError?.error ?? numberError?.error { throw error }
+    }
+
+    /// The first row of `range` whose step or reward is refused (step first), with its error.
+    private static func firstNumberError(
+        _ rows: BorrowedRows, _ range: Range<Int>, firstRow: Int
+    ) -> (index: Int, error: RewardFlowError)? {
+        let maxStep = Int64(StepRows.maxStep)
         for i in range {
-            let row = firstRow + i - range.lowerBound
-            let groupBytes = rows.group.bytes(at: i)
-            if lastGroup < 0 || !Self.sameView(groupBytes, lastGroupBytes) {
-                lastGroup = try internChecked(groupBytes, hint: lastGroup, .group, row)
-                lastGroupBytes = groupBytes
+            let step = rows.step[i], reward = rows.reward[i]
+            if step >= 0 && step <= maxStep && reward.isFinite { continue }
+            let location = InputLocation.row(firstRow + i - range.lowerBound)
+            if step < 0 {
+                return (i, .invalidInput(location: location, field: "step", message: "must be a non-negative integer, got \(step)"))
             }
-            let trajectoryBytes = rows.trajectory.bytes(at: i)
-            if lastTrajectory < 0 || !Self.sameView(trajectoryBytes, lastTrajectoryBytes) {
-                lastTrajectory = try internChecked(trajectoryBytes, hint: lastTrajectory, .trajectory, row)
-                lastTrajectoryBytes = trajectoryBytes
+            if step > maxStep {
+                return (i, .invalidInput(location: location, field: "step", message: StepRows.stepTooLarge("\(step)")))
             }
-            let state: Int32
-            if let text = rows.state {
-                state = try internChecked(text.bytes(at: i), .state, row)
-            } else if let keys = rows.stateKey {
-                state = internStateKey(keys[i])
-            } else {
-                state = 0
+            return (i, .invalidInput(location: location, field: "reward", message: "not a finite number (NaN and infinities are refused)"))
+        }
+        return nil
+    }
+
+    /// Interns the strings of rows `range`, writing the ids of row `range.lowerBound + j` at
+    /// `ids[j]` (group), `ids[n + j]` (trajectory), `ids[2n + j]` (state), `ids[3n + j]`
+    /// (action), `n = range.count`. Returns the first string error in row order, and within a
+    /// row in field order, with its row; ids of the rows from that row on are unspecified.
+    ///
+    /// One pass per column, each over the rows before the error found so far (and that row too
+    /// for a later field), so a table only takes strings of rows up to the failing one.
+    private mutating func internStrings(
+        _ rows: BorrowedRows, _ range: Range<Int>, firstRow: Int, into ids: UnsafeMutablePointer<Int32>
+    ) -> (index: Int, error: RewardFlowError)? {
+        typealias Failure = (index: Int, error: RewardFlowError)
+        let n = range.count, base = range.lowerBound
+        var error: Failure?
+        /// Rows a later field's pass checks: those before the failing row, and that row itself.
+        func rest() -> Range<Int> { base ..< (error.map { $0.index + 1 } ?? range.upperBound) }
+        /// Keeps the earlier failure in row order (on the same row, the earlier field's).
+        func keep(_ failure: Failure?) { if let failure, failure.index < (error?.index ?? .max) { error = failure } }
+        keep(Self.intern(rows.group, range, base: base, firstRow: firstRow, field: "group", runs: true, into: &groupNames, ids))
+        keep(Self.intern(rows.trajectory, rest(), base: base, firstRow: firstRow, field: "trajectory", runs: true,
+                         into: &trajectoryNames, ids + n))
+        if let text = rows.state {
+            keep(Self.intern(text, rest(), base: base, firstRow: firstRow, field: "state", runs: false, into: &stateTexts, ids + 2 * n))
+        } else if let keys = rows.stateKey {
+            for i in rest() { ids[2 * n + i - base] = stateKeys.intern(keys[i]) }
+        } else {
+            (ids + 2 * n).initialize(repeating: 0, count: n)
+        }
+        if let action = rows.action {
+            keep(Self.intern(action, rest(), base: base, firstRow: firstRow, field: "action", runs: false, into: &actionNames, ids + 3 * n))
+        } else {
+            (ids + 3 * n).initialize(repeating: actionNames.intern(UnsafeRawBufferPointer(start: nil, count: 0)), count: n)
+        }
+        return error
+    }
+
+    /// Interns strings `range` of `column` into `table`, writing the id of row `i` at
+    /// `ids[i - base]`; with `runs`, a row whose bytes equal the previous row's reuses its id
+    /// (ids of a group or a trajectory come in runs). A string new to the table must be UTF-8,
+    /// else the first such row and its error are returned (row `base` is batch row `firstRow`).
+    private static func intern(
+        _ column: BorrowedStrings, _ range: Range<Int>, base: Int, firstRow: Int, field: String, runs: Bool,
+        into table: inout InternTable, _ ids: UnsafeMutablePointer<Int32>
+    ) -> (index: Int, error: RewardFlowError)? {
+        @inline(__always)
+        func pass(_ bytesAt: (Int) -> UnsafeRawBufferPointer) -> (index: Int, error: RewardFlowError)? {
+            var last: Int32 = -1
+            var lastBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            for i in range {
+                let bytes = bytesAt(i)
+                if runs && last >= 0 && sameBytes(bytes, lastBytes) {
+                    ids[i - base] = last
+                    continue
+                }
+                let before = table.count
+                let id = table.intern(bytes)
+                if table.count > before && !UTF8Check.isValid(bytes) {
+                    return (i, .invalidInput(location: .row(firstRow + i - base), field: field, message: "not valid UTF-8"))
+                }
+                ids[i - base] = id
+                last = id
+                lastBytes = bytes
             }
-            let action = try rows.action.map { (column) throws(RewardFlowError) in
-                try internChecked(column.bytes(at: i), .action, row)
-            } ?? emptyAction
-            let step = rows.step[i]
-            guard step >= 0 else {
-                throw .invalidInput(location: .row(row), field: "step", message: "must be a non-negative integer, got \(step)")
+            return nil
+        }
+        switch column.layout {
+        case .offsets(let start, let offsets):
+            return pass { i in
+                let lo = Int(offsets[i]), hi = Int(offsets[i + 1])
+                return UnsafeRawBufferPointer(start: lo == hi ? nil : start.map { $0 + lo }, count: hi - lo)
             }
-            guard step <= Int64(StepRows.maxStep) else {
-                throw .invalidInput(location: .row(row), field: "step", message: StepRows.stepTooLarge("\(step)"))
+        case .views(let views):
+            return pass { i in
+                let start = views.load(fromByteOffset: 16 * i, as: UnsafeRawPointer?.self)
+                let length = Int(views.load(fromByteOffset: 16 * i + 8, as: Int64.self))
+                return UnsafeRawBufferPointer(start: length == 0 ? nil : start, count: length)
             }
-            try appendColumns(
-                group: lastGroup, trajectory: lastTrajectory, step: Int(step), state: state, action: action,
-                reward: rows.reward[i], active: rows.active.map { $0[i] != 0 } ?? true,
-                noop: rows.noop.map { $0[i] != 0 } ?? false, location: .row(row), line: nil)
         }
     }
 
-    /// Same start and length: certainly the same bytes (a repeated Python object or view).
+    /// Equal bytes: the same view, or equal lengths and contents (short ids compare in a few
+    /// instructions).
     @inline(__always)
-    private static func sameView(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        a.baseAddress == b.baseAddress && a.count == b.count
+    private static func sameBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        if a.baseAddress == b.baseAddress || a.count == 0 { return true }
+        return memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
     }
 
-    /// The string tables of a batch, named as their input fields.
-    private enum Table: String { case group, trajectory, state, action }
-
-    /// Interns `bytes` into `table` (trying string `hint` first); a string new to the table is
-    /// checked to be UTF-8, else an input error at `row` naming the table's field.
-    @inline(__always)
-    private mutating func internChecked(
-        _ bytes: UnsafeRawBufferPointer, hint: Int32 = -1, _ table: Table, _ row: Int
-    ) throws(RewardFlowError) -> Int32 {
-        let before: Int, id: Int32, after: Int
-        switch table {
-        case .group:
-            if hint >= 0 && groupNames.holds(hint, bytes) { return hint }
-            before = groupNames.count; id = internGroup(bytes); after = groupNames.count
-        case .trajectory:
-            if hint >= 0 && trajectoryNames.holds(hint, bytes) { return hint }
-            before = trajectoryNames.count; id = internTrajectory(bytes); after = trajectoryNames.count
-        case .state:
-            before = stateTexts.count; id = internState(bytes); after = stateTexts.count
-        case .action:
-            before = actionNames.count; id = internAction(bytes); after = actionNames.count
-        }
-        if after > before && !UTF8Check.isValid(bytes) {
-            throw .invalidInput(location: .row(row), field: table.rawValue, message: "not valid UTF-8")
-        }
-        return id
-    }
 }
 
 /// UTF-8 validity of a byte string (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
 enum UTF8Check {
-    /// Whether `bytes` is well-formed UTF-8: ASCII eight bytes at a time, the standard library's
-    /// validating decoder from the first non-ASCII byte on.
+    /// Whether `bytes` is well-formed UTF-8: ASCII 64 and then eight bytes at a time, the
+    /// standard library's validating decoder from the first non-ASCII byte on.
     static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let n = bytes.count
         var i = 0
+        if let base = bytes.baseAddress {
+            let high = SIMD8<UInt64>(repeating: 0x8080_8080_8080_8080)
+            while i + 64 <= n && base.loadUnaligned(fromByteOffset: i, as: SIMD8<UInt64>.self) & high == .zero { i += 64 }
+        }
         while i + 8 <= n {
             if bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
             i += 8

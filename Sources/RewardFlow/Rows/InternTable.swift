@@ -6,21 +6,32 @@ import Darwin
 
 /// Interns byte strings: equal bytes get the same dense `Int32` id, in order of first insertion.
 ///
-/// Storage is one contiguous byte buffer plus offsets, and an open-addressing hash table of ids:
-/// no Swift `String` or dictionary entry per value. Equality is full-byte comparison; the hash
-/// only picks the probe start.
+/// Storage is one contiguous byte buffer plus offsets, and an open-addressing hash table whose
+/// slots hold an id together with 32 bits of its hash (a probe touches the stored strings only
+/// when those bits match). Equality is full-byte comparison; the hash only picks the probe start.
+/// Large tables also keep a small direct-mapped cache of recently interned hashes: rows repeat
+/// the states of their own group, so most lookups are answered from memory that is still in
+/// cache, and only a string's first occurrence probes the large table.
 public struct InternTable: Sendable {
     private var bytes: [UInt8] = []
     private var offsets: [Int] = [0]
     private var hashes: [UInt64] = []
-    private var slots: [Int32]
+    /// `0` = empty, else `(hash >> 32) << 32 | (id + 1)`.
+    private var slots: [UInt64]
     private var mask: Int
+    /// Direct-mapped cache `hash & recentMask → (hash, id)`, empty until the table is large.
+    private var recentHashes: [UInt64] = []
+    private var recentIDs: [Int32] = []
+
+    /// Entries of the recent-strings cache (a power of two), made once the table holds more
+    /// strings than that: below it the table itself stays in cache.
+    static let recentCount = 4096
 
     /// Creates an empty table sized for about `capacity` distinct strings.
     public init(capacity: Int = 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = Array(repeating: -1, count: size)
+        slots = Array(repeating: 0, count: size)
         mask = size - 1
     }
 
@@ -55,7 +66,9 @@ public struct InternTable: Sendable {
         offsets.removeAll(keepingCapacity: keepingCapacity)
         offsets.append(0)
         hashes.removeAll(keepingCapacity: keepingCapacity)
-        for i in slots.indices { slots[i] = -1 }
+        for i in slots.indices { slots[i] = 0 }
+        recentHashes.removeAll()
+        recentIDs.removeAll()
     }
 
     /// Returns the id of the bytes in `key`, adding them when new.
@@ -66,6 +79,7 @@ public struct InternTable: Sendable {
     /// Interns every string of `other` in its id order; returns the new id of each.
     mutating func absorb(_ other: InternTable) -> [Int32] {
         var map = [Int32](repeating: 0, count: other.count)
+        bytes.reserveCapacity(bytes.count + other.bytes.count)
         other.bytes.withUnsafeBytes { raw in
             for id in 0..<other.count {
                 let lo = other.offsets[id], hi = other.offsets[id + 1]
@@ -77,25 +91,45 @@ public struct InternTable: Sendable {
 
     /// `intern(key)` with the hash of `key` already known.
     mutating func intern(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Int32 {
+        let cached = recentHashes.isEmpty ? -1 : Int(truncatingIfNeeded: h) & (InternTable.recentCount - 1)
+        if cached >= 0 && recentHashes[cached] == h {
+            let id = recentIDs[cached]
+            if equals(id, key) { return id }
+        }
+        let tag = h & 0xFFFF_FFFF_0000_0000
         var slot = Int(truncatingIfNeeded: h) & mask
+        var id: Int32 = -1
         while true {
-            let id = slots[slot]
-            if id < 0 { break }
-            if hashes[Int(id)] == h && equals(id, key) { return id }
+            let entry = slots[slot]
+            if entry == 0 { break }
+            if entry & 0xFFFF_FFFF_0000_0000 == tag {
+                let candidate = Int32(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
+                if equals(candidate, key) { id = candidate; break }
+            }
             slot = (slot + 1) & mask
         }
-        let id = Int32(count)
-        bytes.append(contentsOf: key)
-        offsets.append(bytes.count)
-        hashes.append(h)
-        slots[slot] = id
-        if count * 2 > slots.count { grow() }
+        if id < 0 {
+            id = Int32(count)
+            bytes.append(contentsOf: key)
+            offsets.append(bytes.count)
+            hashes.append(h)
+            slots[slot] = tag | UInt64(UInt32(id) + 1)
+            if count * 2 > slots.count { grow() }
+        }
+        if cached >= 0 {
+            recentHashes[cached] = h
+            recentIDs[cached] = id
+        } else if count > InternTable.recentCount {
+            recentHashes = Array(repeating: 0, count: InternTable.recentCount)
+            recentIDs = Array(repeating: 0, count: InternTable.recentCount)
+        }
         return id
     }
 
     /// Whether string `id` has exactly the bytes of `key`.
     func holds(_ id: Int32, _ key: UnsafeRawBufferPointer) -> Bool { equals(id, key) }
 
+    @inline(__always)
     private func equals(_ id: Int32, _ key: UnsafeRawBufferPointer) -> Bool {
         let start = offsets[Int(id)], end = offsets[Int(id) + 1]
         guard end - start == key.count else { return false }
@@ -107,35 +141,51 @@ public struct InternTable: Sendable {
 
     private mutating func grow() {
         let size = slots.count * 2
-        slots = Array(repeating: -1, count: size)
+        slots = Array(repeating: 0, count: size)
         mask = size - 1
         for id in 0..<count {
-            var slot = Int(truncatingIfNeeded: hashes[id]) & mask
-            while slots[slot] >= 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(id)
+            let h = hashes[id]
+            var slot = Int(truncatingIfNeeded: h) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(UInt32(id) + 1)
         }
     }
 
-    /// A 64-bit hash of `key` (wyhash-style multiply-mix over 8-byte words).
+    /// A 64-bit hash of `key`.
     ///
-    /// Four independent lanes take 32 bytes per step, so long keys (state texts of a few
-    /// hundred bytes) are not one serial chain of multiplications; the lanes are folded
-    /// together before the tail. The hash only picks a probe start (equality compares the
-    /// bytes), so its exact values never reach any output.
+    /// Keys of 64 bytes or more (state texts of a few hundred bytes) go through eight 64-bit
+    /// lanes at once, XXH3-style: each 64-byte block is XORed with a constant and every lane
+    /// adds the product of its 32-bit halves (one vector multiply per two lanes) and the data
+    /// itself; the last, partial block is the key's final 64 bytes (overlapping the previous
+    /// block), and the lanes are folded by multiply-mixing. Shorter keys are mixed 8 bytes at a
+    /// time. The hash only picks a probe start (equality compares the bytes), so its exact
+    /// values never reach any output.
     static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         let n = key.count
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
         var i = 0
-        if n >= 32 {
-            var a = h, b = h ^ 0x243F_6A88_85A3_08D3, c = h ^ 0x1319_8A2E_0370_7344, d = h ^ 0xA409_3822_299F_31D0
-            while i + 32 <= n {
-                a = mix(a ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self), 0xA076_1D64_78BD_642F)
-                b = mix(b ^ key.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self), 0xE703_7ED1_A0B4_28DB)
-                c = mix(c ^ key.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self), 0x8EBC_6AF0_9C88_C6E3)
-                d = mix(d ^ key.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self), 0x5899_65CC_7537_4CC3)
-                i += 32
+        if n >= 64, let base = key.baseAddress {
+            let secret = SIMD8<UInt64>(
+                0xBE4B_A423_396C_FEB8, 0x1CAD_21F7_2C81_017C, 0xDB97_9083_E96D_D4DE, 0x1F67_B3B7_A4A4_4072,
+                0x78E5_C0CC_4EE6_79CB, 0x2172_FFCC_7DD0_5A82, 0x8E24_4381_6A56_D2F6, 0xCB79_E16B_AD14_B9E4)
+            var acc = SIMD8<UInt64>(repeating: h)
+            @inline(__always) func absorb(_ data: SIMD8<UInt64>, _ key: SIMD8<UInt64>) {
+                let mixed = data ^ key
+                acc &+= (mixed & 0xFFFF_FFFF) &* (mixed &>> 32)
+                acc &+= data
             }
-            h = mix(a ^ mix(b, 0xA076_1D64_78BD_642F), mix(c, 0xE703_7ED1_A0B4_28DB) ^ d)
+            while i + 64 <= n {
+                absorb(base.loadUnaligned(fromByteOffset: i, as: SIMD8<UInt64>.self), secret)
+                i += 64
+            }
+            if i < n {
+                absorb(base.loadUnaligned(fromByteOffset: n - 64, as: SIMD8<UInt64>.self), secret &>> 7)
+            }
+            let a = mix(acc[0] ^ 0xA076_1D64_78BD_642F, acc[1] ^ 0xE703_7ED1_A0B4_28DB)
+            let b = mix(acc[2] ^ 0x8EBC_6AF0_9C88_C6E3, acc[3] ^ 0x5899_65CC_7537_4CC3)
+            let c = mix(acc[4] ^ 0x1D8E_4E27_C47D_124F, acc[5] ^ 0xA076_1D64_78BD_642F)
+            let d = mix(acc[6] ^ 0xE703_7ED1_A0B4_28DB, acc[7] ^ 0x8EBC_6AF0_9C88_C6E3)
+            return mix(h ^ a ^ mix(b, 0xA076_1D64_78BD_642F), c ^ mix(d, 0xE703_7ED1_A0B4_28DB))
         }
         while i + 8 <= n {
             let word = key.loadUnaligned(fromByteOffset: i, as: UInt64.self)

@@ -12,15 +12,15 @@ public enum StateIdentity: Sendable, Hashable {
 /// bytes whatever its text. Rows keep their input order; `TrajectoryIndex` orders them.
 public struct StepRows: Sendable {
     /// Group names, interned in order of first appearance (so id order is trajectory order).
-    public private(set) var groupNames = InternTable()
+    public internal(set) var groupNames = InternTable()
     /// Trajectory names (shared table; a trajectory is identified by its group and its name).
-    public private(set) var trajectoryNames = InternTable()
+    public internal(set) var trajectoryNames = InternTable()
     /// State texts (for `.text` identity).
-    public private(set) var stateTexts = InternTable()
+    public internal(set) var stateTexts = InternTable()
     /// State keys (for `.key` identity).
-    public private(set) var stateKeys = KeyInternTable()
+    public internal(set) var stateKeys = KeyInternTable()
     /// Action labels.
-    public private(set) var actionNames = InternTable()
+    public internal(set) var actionNames = InternTable()
 
     /// Per row: group id (index into `groupNames`).
     public private(set) var group: [Int32] = []
@@ -207,6 +207,22 @@ public struct StepRows: Sendable {
     ) {
         group.append(g); trajectory.append(t); step.append(s); state.append(st)
         action.append(a); reward.append(r); active.append(act); noop.append(n)
+    }
+
+    /// Appends rows given as columns whose ids are interned and whose steps and rewards are
+    /// checked (steps in `0...maxStep`, rewards finite); `nil` flags: all active, no noop.
+    mutating func appendChecked(
+        group g: UnsafeBufferPointer<Int32>, trajectory t: UnsafeBufferPointer<Int32>,
+        state st: UnsafeBufferPointer<Int32>, action a: UnsafeBufferPointer<Int32>,
+        step s: UnsafeBufferPointer<Int64>, reward r: UnsafeBufferPointer<Double>,
+        active act: UnsafeBufferPointer<UInt8>?, noop n: UnsafeBufferPointer<UInt8>?
+    ) {
+        group.append(contentsOf: g); trajectory.append(contentsOf: t)
+        state.append(contentsOf: st); action.append(contentsOf: a)
+        step.append(contentsOf: s.lazy.map { Int32(truncatingIfNeeded: $0) })
+        reward.append(contentsOf: r)
+        if let act { active.append(contentsOf: act.lazy.map { $0 != 0 }) } else { active.append(contentsOf: repeatElement(true, count: r.count)) }
+        if let n { noop.append(contentsOf: n.lazy.map { $0 != 0 }) } else { noop.append(contentsOf: repeatElement(false, count: r.count)) }
     }
 
     mutating func appendColumns(
