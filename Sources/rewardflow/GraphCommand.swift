@@ -1,9 +1,5 @@
 // `rewardflow graph`: one group's state graph as Graphviz DOT (SVG/PNG through `dot`).
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RewardFlow
 
 struct GraphCommand {

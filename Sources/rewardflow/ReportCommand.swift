@@ -1,9 +1,5 @@
 // `rewardflow report`: one self-contained HTML file (statistics, histograms, groups, graphs).
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RewardFlow
 
 struct ReportCommand {

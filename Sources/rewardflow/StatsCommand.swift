@@ -1,9 +1,5 @@
 // `rewardflow stats`: batch and per-group statistics of a scored batch.
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RewardFlow
 
 /// Reads and scores INPUT with `score`'s options (advantages default to `mean_norm` here), and

@@ -1,9 +1,5 @@
 // `rewardflow synth`: seeded synthetic rollout batches (JSONL step rows).
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RewardFlow
 
 /// Options of `rewardflow synth`, parsed by hand like `score`.

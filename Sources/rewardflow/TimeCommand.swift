@@ -1,9 +1,5 @@
 // `rewardflow time`: in-process stage timings (medians over repeats), for scripts/compare.py.
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RewardFlow
 
 /// Times the pipeline's stages in process, so that sub-millisecond work (the paper batch) is

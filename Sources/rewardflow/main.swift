@@ -1,9 +1,5 @@
 // rewardflow: command-line front end of the RewardFlow engine.
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RewardFlow
 
 let usage = """

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Writes a text (DOT, HTML, JSON) to a file atomically, or to standard output for `"-"`.
 public enum TextOutput {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Reads SPEC §1 step rows from JSON Lines: a byte-level scanner, streaming in fixed-size chunks.
 ///

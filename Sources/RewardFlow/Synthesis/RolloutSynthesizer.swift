@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What kind of observation an invalid action produces.
 public enum InvalidObservation: String, Sendable, CaseIterable {
