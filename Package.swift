@@ -11,6 +11,10 @@ let package = Package(
         .library(name: "RewardFlow", targets: ["RewardFlow"]),
         .executable(name: "rewardflow", targets: ["rewardflow"]),
     ],
+    dependencies: [
+        // The CLI's argument parsing (subcommands, help, usage errors); only the executable uses it.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
     targets: [
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -32,7 +36,7 @@ let package = Package(
             path: "Sources/RewardFlowC"),
         .executableTarget(
             name: "rewardflow",
-            dependencies: ["RewardFlow"],
+            dependencies: ["RewardFlow", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/rewardflow"),
         .testTarget(
             name: "RewardFlowTests",
