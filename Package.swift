@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         // The CLI's argument parsing (subcommands, help, usage errors); only the executable uses it.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // File descriptors (open/read/write/close with EINTR retried) of the library's I/O.
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(
@@ -27,7 +29,7 @@ let package = Package(
             providers: [.apt(["libsuitesparse-dev"])]),
         .target(
             name: "RewardFlow",
-            dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse"],
+            dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/RewardFlow"),
         .systemLibrary(name: "CRewardFlowAPI", path: "Sources/CRewardFlowAPI"),
         .target(

@@ -46,6 +46,12 @@ rewardflow_swift_package(REWARDFLOW_ARGUMENT_PARSER swift-argument-parser
   https://github.com/apple/swift-argument-parser 1.8.2)
 add_subdirectory("${REWARDFLOW_ARGUMENT_PARSER_DIR_RESOLVED}" "${CMAKE_BINARY_DIR}/_deps/swift-argument-parser-build" EXCLUDE_FROM_ALL)
 
+rewardflow_swift_package(REWARDFLOW_SWIFT_SYSTEM swift-system
+  https://github.com/apple/swift-system 1.8.1)
+add_subdirectory("${REWARDFLOW_SWIFT_SYSTEM_DIR_RESOLVED}" "${CMAKE_BINARY_DIR}/_deps/swift-system-build" EXCLUDE_FROM_ALL)
+# Position-independent: SystemPackage is linked into librewardflow.so.
+set_target_properties(SystemPackage CSystem PROPERTIES POSITION_INDEPENDENT_CODE ON)
+
 if(DEFINED REWARDFLOW_SAVED_BUILD_TESTING)
   set(BUILD_TESTING ${REWARDFLOW_SAVED_BUILD_TESTING})
 else()

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 
 /// What kind of observation an invalid action produces.
 public enum InvalidObservation: String, Sendable, CaseIterable {
@@ -167,7 +168,7 @@ public struct RolloutSynthesizer: Sendable {
             for walks in block { summary.add(walks) }
             for part in renderBlock(block) {
                 do throws(RewardFlowError) {
-                    try FileOutput.writeAll(fd, part, path: path)
+                    try FileIO.writeAll(FileDescriptor(rawValue: fd), part, path: path)
                 } catch {
                     failure = error
                     return
