@@ -11,6 +11,12 @@ let package = Package(
         .library(name: "RewardFlow", targets: ["RewardFlow"]),
         .executable(name: "rewardflow", targets: ["rewardflow"]),
     ],
+    dependencies: [
+        // The CLI's argument parsing (subcommands, help, usage errors); only the executable uses it.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // File descriptors (open/read/write/close with EINTR retried) of the library's I/O.
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
     targets: [
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -23,7 +29,7 @@ let package = Package(
             providers: [.apt(["libsuitesparse-dev"])]),
         .target(
             name: "RewardFlow",
-            dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse"],
+            dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/RewardFlow"),
         .systemLibrary(name: "CRewardFlowAPI", path: "Sources/CRewardFlowAPI"),
         .target(
@@ -32,7 +38,7 @@ let package = Package(
             path: "Sources/RewardFlowC"),
         .executableTarget(
             name: "rewardflow",
-            dependencies: ["RewardFlow"],
+            dependencies: ["RewardFlow", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/rewardflow"),
         .testTarget(
             name: "RewardFlowTests",

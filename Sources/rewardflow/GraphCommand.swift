@@ -1,49 +1,38 @@
 // `rewardflow graph`: one group's state graph as Graphviz DOT (SVG/PNG through `dot`).
-#if canImport(Glibc)
+import ArgumentParser
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RewardFlow
 
-struct GraphCommand {
-    static let usage = """
-        usage: rewardflow graph INPUT --group G [--trajectory T] [-o FILE.dot|.svg|.png] [score options]
+/// `rewardflow graph`: one group's state graph as Graphviz DOT, SVG or PNG.
+struct GraphCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "graph",
+        abstract: "Draw one group's state graph (Graphviz DOT; .svg and .png through `dot`).",
+        discussion: """
+            Scores INPUT like `rewardflow score` (advantage mean_norm unless --advantage is given) \
+            and draws group G's state graph: node fill = value, box = start state, red double \
+            ring = goal, edge width = w, edge colour = mean step advantage, edge label = action; \
+            --trajectory highlights one rollout and greys the rest. DOT goes to standard output \
+            without -o; -o FILE.dot|.svg|.png picks the format, and .svg and .png run Graphviz's \
+            `dot` (apt-get install graphviz).
+            """)
 
-          Scores INPUT like `rewardflow score` (advantage mean_norm unless --advantage is given) and
-          draws group G's state graph: node fill = value, box = start state, red double ring = goal,
-          edge width = w, edge colour = mean step advantage, edge label = action; --trajectory
-          highlights one rollout and greys the rest. DOT goes to standard output without -o;
-          .svg and .png run Graphviz's `dot` (apt-get install graphviz).
-        """
+    @OptionGroup var score: ScoreOptions
 
-    let score: ScoreCommand
-    var group: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The group to draw.", valueName: "G"))
+    var group: String
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("A trajectory of the group to highlight.", valueName: "T"))
     var trajectory: String?
 
-    init(arguments: [String]) {
-        ScoredInput.help(arguments, Self.usage)
-        var group: String?, trajectory: String?
-        score = ScoreCommand(arguments: arguments, options: ScoredInput.defaults) { flag, value in
-            switch flag {
-            case "--group": group = value()
-            case "--trajectory": trajectory = value()
-            default: return false
-            }
-            return true
-        }
-        self.group = group
-        self.trajectory = trajectory
-    }
-
     func run() {
-        guard let group else { fail("--group: missing (which group to draw)\n\(Self.usage)", status: 2) }
+        let group = group, trajectory = trajectory
         let output = score.output
         let format = output == "-" ? "dot" : String(output.split(separator: ".", omittingEmptySubsequences: false).last ?? "").lowercased()
         guard ["dot", "gv", "svg", "png"].contains(format) else {
             fail("-o: '\(output)': expected a .dot, .svg or .png file", status: 2)
         }
-        let batch = ScoredInput.load(score, usage: Self.usage)
+        let batch = ScoredInput.load(score)
         let dot = ScoredInput.run { () throws(RewardFlowError) in
             DOTWriter.render(try GroupPicture(batch, group: group, trajectory: trajectory))
         }

@@ -1,9 +1,5 @@
 // A one-line progress bar on stderr for long CLI runs.
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RewardFlow
 
 /// A progress bar on standard error: `label [#####.....] done/total unit  elapsed`.

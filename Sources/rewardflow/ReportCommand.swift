@@ -1,51 +1,36 @@
 // `rewardflow report`: one self-contained HTML file (statistics, histograms, groups, graphs).
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ArgumentParser
 import RewardFlow
 
-struct ReportCommand {
-    static let usage = """
-        usage: rewardflow report INPUT -o REPORT.html [score options] [--compare OPERATOR] [--max-graphs N]
+/// `rewardflow report`: one self-contained HTML report of a scored batch.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write one self-contained HTML report (statistics, histograms, groups, graphs).",
+        discussion: """
+            Scores INPUT like `rewardflow score` (advantage mean_norm unless --advantage is given) \
+            and writes one HTML file (-o REPORT.html, required) with no external resources: \
+            batch statistics, histograms of value, step reward and advantage, a sortable table of \
+            groups, the graphs of the first N groups, and with --compare an A/B panel of the same \
+            rows' advantages under OPERATOR.
+            """)
 
-          Scores INPUT like `rewardflow score` (advantage mean_norm unless --advantage is given) and
-          writes one HTML file with no external resources: batch statistics, histograms of value,
-          step reward and advantage, a sortable table of groups, the graphs of the first N groups
-          (default 12), and with --compare an A/B panel of the same rows' advantages under OPERATOR.
-        """
+    @OptionGroup var score: ScoreOptions
 
-    let score: ScoreCommand
+    @Option(parsing: .unconditional, help: ArgumentHelp("A second operator for the A/B panel.", valueName: "OPERATOR"))
     var compare: PropagationOperator?
+
+    @Option(name: .customLong("max-graphs"), parsing: .unconditional,
+            help: ArgumentHelp("Groups drawn.", valueName: "N"), transform: Parse.nonNegative)
     var maxGraphs = 12
 
-    init(arguments: [String]) {
-        ScoredInput.help(arguments, Self.usage)
-        var compare: PropagationOperator?, maxGraphs = 12
-        score = ScoreCommand(arguments: arguments, options: ScoredInput.defaults) { flag, value in
-            switch flag {
-            case "--compare":
-                let text = value()
-                guard let op = PropagationOperator(rawValue: text) else {
-                    fail("--compare: unknown operator '\(text)' (choose \(PropagationOperator.allCases.map(\.rawValue).joined(separator: ", ")))", status: 2)
-                }
-                compare = op
-            case "--max-graphs":
-                let text = value()
-                guard let n = Int(text), n >= 0 else { fail("--max-graphs: expected a non-negative integer, got '\(text)'", status: 2) }
-                maxGraphs = n
-            default: return false
-            }
-            return true
-        }
-        self.compare = compare
-        self.maxGraphs = maxGraphs
+    func validate() throws {
+        guard score.output != "-" else { throw ValidationError("-o REPORT.html: missing (the report is one HTML file)") }
     }
 
     func run() {
-        guard score.output != "-" else { fail("-o REPORT.html: missing (the report is one HTML file)\n\(Self.usage)", status: 2) }
-        let batch = ScoredInput.load(score, usage: Self.usage)
+        let output = score.output, compare = compare, maxGraphs = maxGraphs
+        let batch = ScoredInput.load(score)
         ScoredInput.run { () throws(RewardFlowError) in
             var comparison: HTMLReport.Comparison?
             if let compare {
@@ -56,7 +41,7 @@ struct ReportCommand {
             }
             var report = HTMLReport(batch: batch, comparison: comparison)
             report.maxGraphs = maxGraphs
-            try TextOutput.write(try report.render(), to: score.output)
+            try TextOutput.write(try report.render(), to: output)
         }
     }
 }

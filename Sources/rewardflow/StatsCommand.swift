@@ -1,26 +1,17 @@
 // `rewardflow stats`: batch and per-group statistics of a scored batch.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ArgumentParser
 import RewardFlow
 
 /// Reads and scores INPUT with `score`'s options (advantages default to `mean_norm` here), and
 /// maps library errors to exit codes (2: bad input or options, 1: I/O or numerics).
 enum ScoredInput {
-    /// `score`'s options, with `mean_norm` advantages unless `--advantage` says otherwise.
-    static var defaults: ScoringOptions {
-        var o = ScoringOptions()
-        o.advantage = .meanNorm
-        return o
-    }
-
-    static func load(_ command: ScoreCommand, usage: String) -> ScoredBatch {
-        guard let input = command.input else { fail("missing INPUT\n\(usage)", status: 2) }
-        return run {  () throws(RewardFlowError) in
+    /// Reads and scores `options.input`, with `mean_norm` advantages unless `--advantage` says
+    /// otherwise.
+    static func load(_ options: ScoreOptions) -> ScoredBatch {
+        let input = options.input, scoring = options.scoring(advantage: .meanNorm)
+        return run { () throws(RewardFlowError) in
             let rows = try JSONLReader.read(path: input)
-            return try Scorer(options: command.options).scoreBatch(rows)
+            return try Scorer(options: scoring).scoreBatch(rows)
         }
     }
 
@@ -35,53 +26,35 @@ enum ScoredInput {
             }
         }
     }
-
-    /// Exits with usage when `-h`/`--help` is among `arguments`.
-    static func help(_ arguments: [String], _ usage: String) {
-        if arguments.contains("-h") || arguments.contains("--help") {
-            print(usage)
-            exit(0)
-        }
-    }
 }
 
-struct StatsCommand {
-    static let usage = """
-        usage: rewardflow stats INPUT [score options] [--json] [--max-groups N]
+/// `rewardflow stats`: batch and per-group statistics, as a table or JSON.
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Batch and per-group statistics of a scored batch.",
+        discussion: """
+            Scores INPUT like `rewardflow score` (advantage mean_norm unless --advantage is given) \
+            and prints batch and per-group statistics: rows, trajectories, success rate, distinct \
+            states, nodes, edges, SCCs, unique-state ratio, step-group sizes, share of nodes that \
+            reach a positive reward, quantiles of value, step reward and advantage. A table by \
+            default (first N groups); --json prints every group (schema rewardflow.stats/1, see \
+            README). -o FILE writes the output to FILE instead of standard output.
+            """)
 
-          Scores INPUT like `rewardflow score` (advantage mean_norm unless --advantage is given)
-          and prints batch and per-group statistics: rows, trajectories, success rate, distinct
-          states, nodes, edges, SCCs, unique-state ratio, step-group sizes, share of nodes that
-          reach a positive reward, quantiles of value, step reward and advantage. A table by
-          default (first N groups, default 50); --json prints every group (schema rewardflow.stats/1,
-          see README). -o FILE writes the output to FILE instead of standard output.
-        """
+    @OptionGroup var score: ScoreOptions
 
-    let score: ScoreCommand
+    @Flag(help: "Print every group as JSON (schema rewardflow.stats/1) instead of a table.")
     var json = false
+
+    @Option(name: .customLong("max-groups"), parsing: .unconditional,
+            help: ArgumentHelp("Groups listed in the table.", valueName: "N"), transform: Parse.nonNegative)
     var maxGroups = 50
 
-    init(arguments: [String]) {
-        ScoredInput.help(arguments, Self.usage)
-        var json = false, maxGroups = 50
-        score = ScoreCommand(arguments: arguments, options: ScoredInput.defaults) { flag, value in
-            switch flag {
-            case "--json": json = true
-            case "--max-groups":
-                let text = value()
-                guard let n = Int(text), n >= 0 else { fail("--max-groups: expected a non-negative integer, got '\(text)'", status: 2) }
-                maxGroups = n
-            default: return false
-            }
-            return true
-        }
-        self.json = json
-        self.maxGroups = maxGroups
-    }
-
     func run() {
-        let statistics = ScoredInput.load(score, usage: Self.usage).statistics()
+        let statistics = ScoredInput.load(score).statistics()
         let text = json ? statistics.json : statistics.table(maxGroups: maxGroups)
-        ScoredInput.run { () throws(RewardFlowError) in try TextOutput.write(text, to: score.output) }
+        let output = score.output
+        ScoredInput.run { () throws(RewardFlowError) in try TextOutput.write(text, to: output) }
     }
 }

@@ -1,74 +1,64 @@
 // `rewardflow time`: in-process stage timings (medians over repeats), for scripts/compare.py.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ArgumentParser
 import RewardFlow
 
-/// Times the pipeline's stages in process, so that sub-millisecond work (the paper batch) is
-/// not drowned by process start-up. Prints one JSON object on stdout.
-struct TimeCommand {
-    static let usage = """
-        usage: rewardflow time INPUT [--repeat N] [--gamma G] [--operator OP] [--advantage MODE]
-               rewardflow time --synth-groups G [--keys] [--seed S] [--repeat N] [...]
+/// `rewardflow time`: times the pipeline's stages in process, so that sub-millisecond work (the
+/// paper batch) is not drowned by process start-up. Prints one JSON object on stdout.
+struct TimeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "time",
+        abstract: "Time the pipeline's stages in process (medians over repeats, as JSON).",
+        discussion: """
+            Parses INPUT (or synthesises G groups × 8 rollouts × 50 steps in memory, with 64-bit \
+            state keys under --keys), then times each stage N times and prints the medians in \
+            seconds as JSON: parse, index, graph, solve, extract, advantages, score (index → \
+            advantages), render, and the values' checksum.
+            """)
 
-          Parses INPUT (or synthesises G groups × 8 rollouts × 50 steps in memory, with 64-bit
-          state keys under --keys), then times each stage N times (default 20) and prints the
-          medians in seconds as JSON: parse, index, graph, solve, extract, advantages, score
-          (index → advantages), render, and the values' checksum.
-        """
-
+    @Argument(help: ArgumentHelp("JSONL step rows (SPEC §1); '-' reads standard input. Without it, --synth-groups.", valueName: "INPUT"))
     var input: String?
-    var synthGroups = 0
-    var keys = false
-    var seed: UInt64 = 7
-    var repeats = 20
-    var options = ScoringOptions()
 
-    init(arguments: [String]) {
-        options.advantage = .meanNorm
-        var i = 0
-        func value(_ flag: String) -> String {
-            i += 1
-            guard i < arguments.count else { SynthCommand.fail("\(flag): missing value") }
-            return arguments[i]
-        }
-        while i < arguments.count {
-            let argument = arguments[i]
-            switch argument {
-            case "--repeat": repeats = max(1, Int(value(argument)) ?? 20)
-            case "--synth-groups": synthGroups = Int(value(argument)) ?? 0
-            case "--keys": keys = true
-            case "--seed": seed = UInt64(value(argument)) ?? 7
-            case "--gamma": options.gamma = Double(value(argument)) ?? .nan
-            case "--operator":
-                let text = value(argument)
-                guard let op = PropagationOperator(rawValue: text) else { SynthCommand.fail("--operator: unknown operator '\(text)'") }
-                options.propagation = op
-            case "--advantage":
-                let text = value(argument)
-                options.advantage = text == "none" ? nil : AdvantageMode(rawValue: text)
-            case "-h", "--help":
-                print(TimeCommand.usage)
-                exit(0)
-            default:
-                if argument.hasPrefix("-") { SynthCommand.fail("time: unknown option '\(argument)'\n\(TimeCommand.usage)") }
-                input = argument
-            }
-            i += 1
-        }
+    @Option(name: .customLong("synth-groups"), parsing: .unconditional,
+            help: ArgumentHelp("Synthesise G groups in memory instead of reading INPUT (at least 1).", valueName: "G"))
+    var synthGroups = 0
+
+    @Flag(help: "Synthesised rows carry 64-bit state keys instead of texts.")
+    var keys = false
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the synthesised batch.", valueName: "S"))
+    var seed: UInt64 = 7
+
+    @Option(name: .customLong("repeat"), parsing: .unconditional, help: ArgumentHelp("Timed runs per stage (at least 1).", valueName: "N"))
+    var repeats = 20
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Decay / discount factor.", valueName: "G"))
+    var gamma = ScoringOptions().gamma
+
+    @Option(name: .customLong("operator"), parsing: .unconditional, help: ArgumentHelp("Propagation operator.", valueName: "OP"))
+    var propagation = ScoringOptions().propagation
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Advantages.", valueName: "MODE"))
+    var advantage = AdvantageChoice.meanNorm
+
+    /// The library's options.
+    var options: ScoringOptions {
+        var o = ScoringOptions()
+        o.gamma = gamma
+        o.propagation = propagation
+        o.advantage = advantage.mode
+        return o
     }
 
     func run() {
         do {
             try measure()
         } catch {
-            SynthCommand.fail(error.description)
+            fail(error.description, status: 2)
         }
     }
 
     func measure() throws(RewardFlowError) {
+        let options = options, repeats = max(1, repeats)
         var timings: [String: [Double]] = [:]
         func time<T>(_ stage: String, _ body: () throws(RewardFlowError) -> T) throws(RewardFlowError) -> T {
             let start = ProgressBar.now()

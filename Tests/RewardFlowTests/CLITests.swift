@@ -46,7 +46,7 @@ import Testing
         for bad in ["0", "1.5", "nan", "x"] {
             let r = try Self.run(["score", "-", "--similarity", bad], stdin: rows)
             #expect(r.status == 2)
-            #expect(r.stderr.contains("--similarity: expected a similarity threshold in (0, 1]"))
+            #expect(r.stderr.contains("error: The value '\(bad)' is invalid for '--similarity <T>': expected a similarity threshold in (0, 1]"), "\(r.stderr)")
         }
         let keyed = try Self.run(["score", "-", "--step-group-similarity", "0.9", "--advantage", "mean_norm"],
                                  stdin: #"{"group":"g","trajectory":"t","step":0,"state_key":3,"reward":0}"#)
@@ -159,16 +159,38 @@ import Testing
         #expect(ok.stdout.split(separator: "\n").first?.contains("\"step_reward\": 10") == true, "\(ok.stdout)")
         for (flags, message) in [
             (["--step-reward", "progress"], "goal-distance"),
-            (["--step-reward", "sideways"], "--step-reward: unknown value 'sideways'"),
-            (["--episode-weighting", "all"], "--episode-weighting: unknown value 'all'"),
-            (["--step-group-history", "-1"], "--step-group-history: expected an integer >= 0"),
+            (["--step-reward", "sideways"], "The value 'sideways' is invalid for '--step-reward <M>'"),
+            (["--episode-weighting", "all"], "The value 'all' is invalid for '--episode-weighting <E>'"),
+            (["--step-group-history", "-1"], "'--step-group-history <K>': expected an integer >= 0"),
             (["--step-group-history", "2", "--step-group-similarity", "0.9"], "step_group_similarity"),
             (["--operator", "goal-distance", "--goal-reward", "0"], "goal_reward"),
-            (["--episode-weight", "x"], "--episode-weight: expected a number"),
+            (["--episode-weight", "x"], "'--episode-weight <W>': expected a number"),
         ] {
             let r = try Self.run(["score", "-"] + flags, stdin: rows)
             #expect(r.status == 2, "\(flags)")
             #expect(r.stderr.contains(message), "\(flags): \(r.stderr)")
         }
+    }
+
+    /// Usage (swift-argument-parser): no arguments print the help on stderr and exit 2; usage
+    /// errors exit 2 with `error: ` and the usage line; a misspelt option gets a suggestion;
+    /// `--help` exits 0 with the help on stdout.
+    @Test func usageErrorsAndHelp() throws {
+        let bare = try Self.run([])
+        #expect(bare.status == 2 && bare.stdout.isEmpty)
+        #expect(bare.stderr.contains("USAGE: rewardflow <subcommand>") && bare.stderr.contains("score"))
+        let typo = try Self.run(["score", "x.jsonl", "--gama", "0.5"])
+        #expect(typo.status == 2)
+        #expect(typo.stderr.hasPrefix("error: Unknown option '--gama'. Did you mean '--gamma'?"), "\(typo.stderr)")
+        #expect(typo.stderr.contains("Usage: rewardflow score [<options>] <INPUT>"))
+        for command in ["score", "synth", "time", "stats", "graph", "report"] {
+            let help = try Self.run([command, "--help"])
+            #expect(help.status == 0 && help.stdout.contains("USAGE: rewardflow \(command)"), "\(command)")
+        }
+        let help = try Self.run(["score", "--help"])
+        #expect(help.stdout.contains("--gamma <G>") && help.stdout.contains("(default: 0.9)"))
+        // Values that look like options are taken as values.
+        let negative = try Self.run(["score", "-", "--gamma", "-0.5", "--quiet"], stdin: "")
+        #expect(negative.status == 2 && negative.stderr.hasPrefix("error: gamma"), "\(negative.stderr)")
     }
 }

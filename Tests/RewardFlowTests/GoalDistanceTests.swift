@@ -94,8 +94,9 @@ import Testing
                 groupNodeStart.append(base + n)
             }
             let nodes = reward.count
+            // Parallel edges and unsorted targets: only the internal initialiser builds these.
             let graph = StateGraph(
-                groupNodeStart: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
+                unchecked: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
                 edgeWeight: [Double](repeating: 1, count: edgeTarget.count), nodeReward: reward,
                 nodeState: (0..<nodes).map { Int32($0) }, rowNode: [])
             let goal = try GoalDistance(gamma: 0.3, goalReward: 7)

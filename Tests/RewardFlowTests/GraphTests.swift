@@ -119,4 +119,55 @@ import Testing
         #expect(reversed.edgeCount == g.edgeCount)
         #expect(reversed.reversed().edgeTarget == g.edgeTarget)
     }
+    /// The public initialiser checks its CSR parts in every build: each malformed graph throws
+    /// `invalidParameter` naming the broken part instead of letting the kernels run off its
+    /// arrays; the well-formed base graph is accepted and scores.
+    @Test func malformedGraphsAreRefused() throws {
+        // Two groups: nodes 0, 1 (0 → 1) and nodes 2, 3 (3 → 2).
+        struct Parts {
+            var groupNodeStart = [0, 2, 4], edgeStart = [0, 1, 1, 1, 2], edgeTarget: [Int32] = [1, 2]
+            var edgeWeight = [1.0, 2.0], nodeReward = [0.0, 1.0, 3.0, 0.0], nodeState: [Int32] = [0, 1, 2, 3]
+            var rowNode: [Int32] = [0, 1, -1, 3]
+            func build() throws(RewardFlowError) -> StateGraph {
+                try StateGraph(
+                    groupNodeStart: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
+                    edgeWeight: edgeWeight, nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
+            }
+        }
+        let good = try Parts().build()
+        #expect(try MaxDecay(gamma: 0.5).values(on: good) == [0.5, 1, 3, 1.5])
+        let cases: [(String, (inout Parts) -> Void)] = [
+            ("groupNodeStart", { $0.groupNodeStart = [] }),
+            ("groupNodeStart", { $0.groupNodeStart = [0, 2, 5] }),
+            ("groupNodeStart", { $0.groupNodeStart = [0, 3, 2, 4] }),
+            ("edgeStart", { $0.edgeStart = [0, 1, 2] }),
+            ("edgeStart", { $0.edgeStart = [0, 2, 1, 1, 2] }),
+            ("edgeStart", { $0.edgeStart = [0, 1, 1, 1, 5] }),
+            ("edgeWeight", { $0.edgeWeight = [1] }),
+            ("edgeWeight", { $0.edgeWeight = [1, .nan] }),
+            ("edgeWeight", { $0.edgeWeight = [0, 1] }),
+            ("edgeTarget", { $0.edgeTarget = [1, 1_000_000] }),
+            ("edgeTarget", { $0.edgeTarget = [2, 2] }),  // 0 → 2 crosses into group 1
+            ("edgeTarget", { $0.edgeTarget = [-1, 2] }),
+            ("edgeTarget", { $0.edgeTarget = [1, 3] }),  // self-loop 3 → 3
+            ("edgeTarget", { $0.edgeStart = [0, 2, 2, 2, 3]; $0.edgeTarget = [1, 1, 2]; $0.edgeWeight = [1, 1, 1] }),
+            ("edgeTarget", { $0.edgeStart = [0, 1, 1, 1, 3]; $0.edgeTarget = [1, 2, 2]; $0.edgeWeight = [1, 1, 1] }),
+            ("edgeTarget", { $0.edgeStart = [0, 1, 1, 3, 3]; $0.edgeTarget = [1, 3, 3]; $0.edgeWeight = [1, 1, 1] }),
+            ("nodeReward", { $0.nodeReward = [0, .infinity, 3, 0] }),
+            ("nodeState", { $0.nodeState = [0, 1] }),
+            ("nodeState", { $0.nodeState = [0, -4, 2, 3] }),
+            ("rowNode", { $0.rowNode = [0, 4] }),
+            ("rowNode", { $0.rowNode = [-2] }),
+        ]
+        for (part, breakIt) in cases {
+            var parts = Parts()
+            breakIt(&parts)
+            let error = thrownError { _ = try parts.build() }
+            guard case .invalidParameter(let name, _)? = error else {
+                Issue.record("\(part): expected invalidParameter, got \(String(describing: error))")
+                continue
+            }
+            #expect(name == "StateGraph.\(part)", "\(String(describing: error))")
+        }
+    }
 }

@@ -8,7 +8,7 @@ import Testing
     // MARK: graphs
 
     /// A batch from per-group edge lists `(u, v, w)` (local ids) and rewards.
-    static func batch(_ groups: [(rewards: [Double], edges: [(Int, Int, Double)])]) -> StateGraph {
+    static func batch(_ groups: [(rewards: [Double], edges: [(Int, Int, Double)])]) throws -> StateGraph {
         var groupStart = [0], edgeStart = [0], target: [Int32] = [], weight: [Double] = [], reward: [Double] = []
         for group in groups {
             let base = groupStart[groupStart.count - 1], n = group.rewards.count
@@ -24,7 +24,7 @@ import Testing
             reward += group.rewards
             groupStart.append(base + n)
         }
-        return StateGraph(
+        return try StateGraph(
             groupNodeStart: groupStart, edgeStart: edgeStart, edgeTarget: target, edgeWeight: weight,
             nodeReward: reward, nodeState: (0..<reward.count).map(Int32.init), rowNode: [])
     }
@@ -61,7 +61,7 @@ import Testing
     /// A batch of every shape the backends must handle: empty and one-node groups, isolated
     /// nodes, acyclic groups, small and medium cyclic groups, and (when `large`) groups of
     /// 2,000+ nodes, one of them with several nodes that have no successors.
-    static func randomBatch(seed: UInt64, large: Bool) -> StateGraph {
+    static func randomBatch(seed: UInt64, large: Bool) throws -> StateGraph {
         var rng = SplitMix64(seed: seed)
         var groups: [(rewards: [Double], edges: [(Int, Int, Double)])] = []
         groups.append(([], []))  // empty group
@@ -75,7 +75,7 @@ import Testing
             groups.append(randomGroup(2_000 + Int(rng.next() % 500), extra: 900, acyclic: false, rng: &rng))
             groups.append(randomGroup(2_100, extra: 2_500, acyclic: false, spine: false, rng: &rng))
         }
-        return batch(groups)
+        return try batch(groups)
     }
 
     // MARK: independent oracles
@@ -178,7 +178,7 @@ import Testing
 
     @Test func discountedHandWorked() throws {
         // A→B→C (goal 10), γ = 0.9, and B→D (w 1 vs 3): V(B) = 0.9·(3/4·10 + 1/4·0) = 6.75.
-        let g = Self.batch([([0, 0, 10, 0], [(0, 1, 4), (1, 2, 3), (1, 3, 1)])])
+        let g = try Self.batch([([0, 0, 10, 0], [(0, 1, 4), (1, 2, 3), (1, 3, 1)])])
         for solver in LinearSolver.allCases {
             let v = try Discounted(gamma: 0.9, solver: solver).values(on: g)
             #expect(abs(v[1] - 6.75) < 1e-12, "\(solver)")
@@ -186,7 +186,7 @@ import Testing
             #expect(v[2] == 10 && v[3] == 0, "\(solver): nodes without successors keep V = r")
         }
         // A 2-cycle A ⇄ B with r(B) = 1: V(A) = γV(B), V(B) = 1 + γV(A) ⇒ V(B) = 1/(1 − γ²).
-        let cycle = Self.batch([([0, 1], [(0, 1, 1), (1, 0, 1)])])
+        let cycle = try Self.batch([([0, 1], [(0, 1, 1), (1, 0, 1)])])
         for solver in LinearSolver.allCases {
             let v = try Discounted(gamma: 0.5, solver: solver, tolerance: 1e-14).values(on: cycle)
             #expect(abs(v[1] - 1 / 0.75) < 1e-12, "\(solver)")
@@ -196,7 +196,7 @@ import Testing
 
     @Test(arguments: [UInt64(1), 2, 3])
     func discountedBackendsAgreeOnRandomGraphs(seed: UInt64) throws {
-        let g = Self.randomBatch(seed: seed, large: seed == 1)
+        let g = try Self.randomBatch(seed: seed, large: seed == 1)
         #expect(Self.groupSizes(g).contains { $0 >= 2_000 } == (seed == 1))
         for gamma in [0.5, 0.9, 0.97] {
             var results: [LinearSolver: [Double]] = [:]
@@ -213,7 +213,7 @@ import Testing
     }
 
     @Test func discountedAutoSplitsGroupsByStructureAndSize() throws {
-        let g = Self.randomBatch(seed: 4, large: true)
+        let g = try Self.randomBatch(seed: 4, large: true)
         var explain = SolveExplanation()
         _ = try Discounted(gamma: 0.9).values(on: g, explain: &explain)
         let used = Dictionary(uniqueKeysWithValues: explain.backends.map { ($0.backend, $0) })
@@ -243,7 +243,7 @@ import Testing
     }
 
     @Test func iterativeThrowsWhenMaxIterationsIsTooSmall() throws {
-        let g = Self.batch([([0, 1, 0], [(0, 1, 1), (1, 0, 1), (1, 2, 1)])])
+        let g = try Self.batch([([0, 1, 0], [(0, 1, 1), (1, 0, 1), (1, 2, 1)])])
         let error = thrownError { _ = try Discounted(gamma: 0.9, solver: .iterative, maxIterations: 5).values(on: g) }
         guard case .numerical(let message)? = error else {
             Issue.record("expected a numerical error, got \(String(describing: error))")
@@ -267,7 +267,7 @@ import Testing
 
     @Test(arguments: [UInt64(1), 2])
     func diffusionMatchesDenseOracle(seed: UInt64) throws {
-        let g = Self.randomBatch(seed: seed + 10, large: seed == 1)
+        let g = try Self.randomBatch(seed: seed + 10, large: seed == 1)
         for alpha in [0.0, 0.5, 0.9] {
             let oracle = try Self.diffusionOracle(g, alpha: alpha)
             for solver in [LinearSolver.auto, .direct, .dense] {
@@ -279,7 +279,7 @@ import Testing
     }
 
     @Test func diffusionUsesCholmodForLargeGroupsUnderAuto() throws {
-        let g = Self.randomBatch(seed: 5, large: false)
+        let g = try Self.randomBatch(seed: 5, large: false)
         var explain = SolveExplanation()
         _ = try Diffusion(alpha: 0.5).values(on: g, explain: &explain)
         let large = Self.groupSizes(g).filter { $0 > Diffusion.denseLimit }.count
@@ -340,7 +340,7 @@ import Testing
 
     @Test(arguments: [UInt64(1), 2])
     func pagerankMatchesPlainPowerIteration(seed: UInt64) throws {
-        let g = Self.randomBatch(seed: seed + 20, large: false)
+        let g = try Self.randomBatch(seed: seed + 20, large: false)
         for alpha in [0.0, 0.5, 0.85] {
             let x = try PageRank(alpha: alpha, tolerance: 1e-14).values(on: g)
             let oracle = Self.pagerankOracle(g, alpha: alpha)
@@ -355,7 +355,7 @@ import Testing
     }
 
     @Test func pagerankGroupWithoutPositiveRewardIsZero() throws {
-        let g = Self.batch([([0, -1, 0], [(0, 1, 1), (1, 2, 1)]), ([0, 3], [(0, 1, 2)])])
+        let g = try Self.batch([([0, -1, 0], [(0, 1, 1), (1, 2, 1)]), ([0, 3], [(0, 1, 2)])])
         let x = try PageRank(alpha: 0.85).values(on: g)
         #expect(x[0..<3].allSatisfy { $0 == 0 })
         // Group 2: reversed graph B → A (w 2); p = (0, 1); A dangling. x_B = 0.15 + 0.85·x_A,
@@ -366,7 +366,7 @@ import Testing
 
     @Test func pagerankPersonalisationSurvivesHugeRewards() throws {
         // Σr⁺ = 2e308 overflows; the personalisation is still (½, ½) and the group sums to 1.
-        let huge = Self.batch([([1e308, 1e308, 0], [(2, 0, 1), (2, 1, 1)])])
+        let huge = try Self.batch([([1e308, 1e308, 0], [(2, 0, 1), (2, 1, 1)])])
         let x = try PageRank(alpha: 0.85, tolerance: 1e-14).values(on: huge)
         let same = try PageRank(alpha: 0.85, tolerance: 1e-14).values(on: Self.batch([([1, 1, 0], [(2, 0, 1), (2, 1, 1)])]))
         #expect(abs(x.reduce(0, +) - 1) < 1e-12)

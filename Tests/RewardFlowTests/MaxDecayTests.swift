@@ -5,13 +5,13 @@ import Testing
 /// iteration run to convergence (an independent oracle).
 @Suite struct MaxDecayTests {
     /// A one-group graph from an edge list.
-    static func graph(_ rewards: [Double], _ edges: [(Int, Int)], groups: [Int]? = nil) -> StateGraph {
+    static func graph(_ rewards: [Double], _ edges: [(Int, Int)], groups: [Int]? = nil) throws -> StateGraph {
         let n = rewards.count
         var start = [Int](repeating: 0, count: n + 1)
         let sorted = edges.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
         for (u, _) in sorted { start[u + 1] += 1 }
         for i in 0..<n { start[i + 1] += start[i] }
-        return StateGraph(
+        return try StateGraph(
             groupNodeStart: groups ?? [0, n], edgeStart: start, edgeTarget: sorted.map { Int32($0.1) },
             edgeWeight: sorted.map { _ in 1 }, nodeReward: rewards, nodeState: (0..<n).map(Int32.init),
             rowNode: [])
@@ -36,23 +36,23 @@ import Testing
     }
 
     @Test func chainDecays() throws {
-        let g = Self.graph([0, 0, 10], [(0, 1), (1, 2)])
+        let g = try Self.graph([0, 0, 10], [(0, 1), (1, 2)])
         #expect(try MaxDecay(gamma: 0.9).values(on: g) == [0.9 * (0.9 * 10), 0.9 * 10, 10])
     }
 
     @Test func shortestPathWinsForPositiveRewards() throws {
         // A→B→C→G and A→G directly: V(A) = γ·10.
-        let g = Self.graph([0, 0, 0, 10], [(0, 1), (1, 2), (2, 3), (0, 3)])
+        let g = try Self.graph([0, 0, 0, 10], [(0, 1), (1, 2), (2, 3), (0, 3)])
         let v = try MaxDecay(gamma: 0.5).values(on: g)
         #expect(v == [5, 2.5, 5, 10])
     }
 
     @Test func negativeRewardsTakeTheLongestPath() throws {
         // A→D (−8) and A→B→C→D: no cycle, so V(A) = γ³·(−8); a dead end stays at its reward.
-        let g = Self.graph([0, 0, 0, -8], [(0, 3), (0, 1), (1, 2), (2, 3)])
+        let g = try Self.graph([0, 0, 0, -8], [(0, 3), (0, 1), (1, 2), (2, 3)])
         let v = try MaxDecay(gamma: 0.5).values(on: g)
         #expect(v == [0, 0, 0, -8])  // r(A) = 0 itself beats any negative walk
-        let h = Self.graph([-1, -1, -1, -8], [(0, 3), (0, 1), (1, 2), (2, 3)])
+        let h = try Self.graph([-1, -1, -1, -8], [(0, 3), (0, 1), (1, 2), (2, 3)])
         let w = try MaxDecay(gamma: 0.5).values(on: h)
         #expect(w[3] == -8)
         #expect(w[2] == max(-1, 0.5 * -8))
@@ -62,14 +62,14 @@ import Testing
 
     @Test func negativeCycleLimitIsZero() throws {
         // B↔C with negative rewards, reached from A: the limit is 0 for γ < 1 ...
-        let g = Self.graph([-1, -2, -3], [(0, 1), (1, 2), (2, 1)])
+        let g = try Self.graph([-1, -2, -3], [(0, 1), (1, 2), (2, 1)])
         #expect(try MaxDecay(gamma: 0.9).values(on: g) == [0, 0, 0])
         // ... and the best reachable reward for γ = 1.
         #expect(try MaxDecay(gamma: 1).values(on: g) == [-1, -2, -2])
     }
 
     @Test func gammaOneIsBestReachableReward() throws {
-        let g = Self.graph([1, 5, 2, 7, -3], [(0, 1), (1, 2), (2, 1), (3, 4)])
+        let g = try Self.graph([1, 5, 2, 7, -3], [(0, 1), (1, 2), (2, 1), (3, 4)])
         #expect(try MaxDecay(gamma: 1).values(on: g) == [5, 5, 5, 7, -3])
     }
 
@@ -81,7 +81,7 @@ import Testing
 
     @Test func emptyGroupsAndIsolatedGroups() throws {
         // Group 0 empty, group 1 one edge, group 2 empty.
-        let g = Self.graph([0, 4], [(0, 1)], groups: [0, 0, 2, 2])
+        let g = try Self.graph([0, 4], [(0, 1)], groups: [0, 0, 2, 2])
         #expect(try MaxDecay(gamma: 0.9).values(on: g) == [0.9 * 4, 4])
     }
 
@@ -112,7 +112,7 @@ import Testing
                 }
                 starts.append(rewards.count)
             }
-            let g = Self.graph(rewards, edges, groups: starts)
+            let g = try Self.graph(rewards, edges, groups: starts)
             let exact = try MaxDecay(gamma: gamma).values(on: g)
             let oracle = Self.fixedPoint(g, gamma: gamma)
             for i in 0..<g.nodeCount {

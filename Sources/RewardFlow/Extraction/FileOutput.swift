@@ -1,26 +1,64 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemPackage
 
-/// Raw `write(2)` helpers for the writers.
-enum FileOutput {
-    /// Writes every byte of `bytes` to `fd`, retrying short writes and `EINTR`.
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(RewardFlowError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, message: String(cString: strerror(errno)))
-            }
-            offset += written
+/// The library's file-descriptor calls, one wrapper per system call, on swift-system's
+/// `FileDescriptor` (which retries `EINTR`). Failures become `RewardFlowError.io` with
+/// `strerror`'s text (`x.jsonl: No such file or directory`); `openDescriptor` hands the `Errno`
+/// itself to the callers that branch on it (`OutputFile`'s `O_TMPFILE` probe).
+enum FileIO {
+    /// `open(2)`, with the `Errno` of a failure.
+    static func openDescriptor(
+        _ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [],
+        permissions: FilePermissions? = nil
+    ) throws(Errno) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(FilePath(path), mode, options: options, permissions: permissions)
+        } catch {
+            throw error as? Errno ?? .ioError
         }
     }
 
-    /// Writes every byte of `bytes` to `fd`.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(RewardFlowError) {
+    /// `open(2)`.
+    static func open(
+        _ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [],
+        permissions: FilePermissions? = nil
+    ) throws(RewardFlowError) -> FileDescriptor {
+        do {
+            return try openDescriptor(path, mode, options: options, permissions: permissions)
+        } catch {
+            throw .io(path: path, error)
+        }
+    }
+
+    /// `read(2)`: at most `buffer.count` bytes; 0 at the end of the file.
+    static func read(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, path: String) throws(RewardFlowError) -> Int {
+        do {
+            return try fd.read(into: buffer)
+        } catch {
+            throw .io(path: path, error as? Errno ?? .ioError)
+        }
+    }
+
+    /// `write(2)` until every byte of `bytes` is written. `recover` sees each failure and may
+    /// return true to retry (after switching `O_DIRECT` off, say); else the write throws.
+    static func writeAll(
+        _ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String,
+        recover: (Errno) -> Bool = { _ in false }
+    ) throws(RewardFlowError) {
+        var offset = 0
+        while offset < bytes.count {
+            do {
+                offset += try fd.write(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            } catch {
+                let errno = error as? Errno ?? .ioError
+                if recover(errno) { continue }
+                throw .io(path: path, errno)
+            }
+        }
+    }
+
+    /// `write(2)` of every byte of `bytes`.
+    static func writeAll(_ fd: FileDescriptor, _ bytes: [UInt8], path: String) throws(RewardFlowError) {
         try bytes.withUnsafeBytes { raw -> Result<Void, RewardFlowError> in
             do throws(RewardFlowError) {
                 try writeAll(fd, raw, path: path)
@@ -29,6 +67,28 @@ enum FileOutput {
                 return .failure(error)
             }
         }.get()
+    }
+
+    /// `close(2)`, once per descriptor; a failure (a delayed write error) is reported.
+    static func close(_ fd: FileDescriptor, path: String) throws(RewardFlowError) {
+        do {
+            try fd.close()
+        } catch {
+            throw .io(path: path, error as? Errno ?? .ioError)
+        }
+    }
+
+    /// `linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW)`, which swift-system does
+    /// not wrap: gives the unnamed `O_TMPFILE` inode behind `/proc/self/fd/N` a name.
+    static func link(_ source: String, to target: String) throws(Errno) {
+        guard linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0 else { throw Errno(rawValue: errno) }
+    }
+}
+
+extension RewardFlowError {
+    /// The I/O error of `errno` at `path`, in `strerror`'s words.
+    static func io(path: String, _ errno: Errno) -> RewardFlowError {
+        .io(path: path, message: String(cString: strerror(errno.rawValue)))
     }
 }
 
@@ -46,7 +106,9 @@ enum FileOutput {
 /// existing file keeps its permission bits; a new file gets `0666` minus the umask.
 public final class OutputFile {
     /// The descriptor to write to.
-    public let fd: Int32
+    let descriptor: FileDescriptor
+    /// The descriptor to write to, as a C file descriptor.
+    public var fd: Int32 { descriptor.rawValue }
     /// The file that `commit()` replaces (`path` with symbolic links followed).
     public let target: String
     /// The named temporary file of the fallback (nil with `O_TMPFILE`).
@@ -73,34 +135,37 @@ public final class OutputFile {
     init(path: String, unnamed: Bool) throws(RewardFlowError) {
         let target = try Self.resolve(path)
         let (fd, temporary) = try Self.create(beside: target, path: path, unnamed: unnamed)
-        self.fd = fd
+        self.descriptor = fd
         self.target = target
         self.temporary = temporary
     }
 
     /// The descriptor of the new file and, for the fallback, its name.
-    private static func create(beside target: String, path: String, unnamed: Bool) throws(RewardFlowError) -> (Int32, String?) {
+    private static func create(beside target: String, path: String, unnamed: Bool) throws(RewardFlowError) -> (FileDescriptor, String?) {
         var status = stat()
         let mode: mode_t? = stat(target, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG ? status.st_mode & 0o7777 : nil
         let directory = directory(of: target)
-        #if os(Linux)
-        let anonymous = unnamed ? open(directory, oTmpfile | O_WRONLY | O_CLOEXEC, 0o666) : -1
-        if anonymous >= 0 {
-            // open(2) applied the umask to 0666; an existing file's mode wins.
-            if let mode { fchmod(anonymous, mode) }
-            return (anonymous, nil)
+        if unnamed {
+            do {
+                let anonymous = try FileIO.openDescriptor(
+                    directory, .writeOnly, options: [FileDescriptor.OpenOptions(rawValue: oTmpfile), .closeOnExec],
+                    permissions: FilePermissions(rawValue: 0o666))
+                // open(2) applied the umask to 0666; an existing file's mode wins.
+                if let mode { fchmod(anonymous.rawValue, mode) }
+                return (anonymous, nil)
+            } catch {
+                switch error {
+                case .notSupported, .isDirectory, .invalidArgument: break  // no O_TMPFILE on this kernel or file system
+                default: throw .io(path: path, error)
+                }
+            }
         }
-        if unnamed { switch errno {
-        case EOPNOTSUPP, EISDIR, EINVAL: break  // no O_TMPFILE on this kernel or file system
-        default: throw .io(path: path, message: String(cString: strerror(errno)))
-        } }
-        #endif
         guard let (named, name) = PendingTemporary.begin(template: target + ".tmp.XXXXXX") else {
             throw .io(path: path, message: String(cString: strerror(errno)))
         }
         // mkstemp makes 0600: give the file the mode open(2) would give it.
         fchmod(named, mode ?? (0o666 & ~currentUmask()))
-        return (named, name)
+        return (FileDescriptor(rawValue: named), name)
     }
 
     /// Makes the written data visible at `target` (replacing it atomically) and closes `fd`.
@@ -108,7 +173,7 @@ public final class OutputFile {
     public func commit() throws(RewardFlowError) {
         try link()
         done = true
-        guard close(fd) == 0 else { throw .io(path: target, message: String(cString: strerror(errno))) }
+        try FileIO.close(descriptor, path: target)
     }
 
     private func link() throws(RewardFlowError) {
@@ -118,8 +183,12 @@ public final class OutputFile {
             return
         }
         let source = "/proc/self/fd/\(fd)"
-        if linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0 { return }
-        guard errno == EEXIST else { throw .io(path: target, message: String(cString: strerror(errno))) }
+        do throws(Errno) {
+            try FileIO.link(source, to: target)
+            return
+        } catch {
+            guard error == .fileExists else { throw .io(path: target, error) }
+        }
         // The target exists: link under a fresh name, then rename over it, with the catchable
         // termination signals held back so that the name never outlives a delivered one.
         var block = sigset_t(), old = sigset_t()
@@ -129,9 +198,11 @@ public final class OutputFile {
         defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
         for attempt in 0..<100 {
             let name = "\(target).tmp.\(getpid()).\(attempt)"
-            if linkat(AT_FDCWD, source, AT_FDCWD, name, AT_SYMLINK_FOLLOW) != 0 {
-                if errno == EEXIST { continue }
-                throw .io(path: target, message: String(cString: strerror(errno)))
+            do throws(Errno) {
+                try FileIO.link(source, to: name)
+            } catch {
+                if error == .fileExists { continue }
+                throw .io(path: target, error)
             }
             guard rename(name, target) == 0 else {
                 let message = String(cString: strerror(errno))
@@ -146,7 +217,7 @@ public final class OutputFile {
     /// Without `commit()`: discards the data (the target is left as it was).
     deinit {
         guard !done else { return }
-        close(fd)
+        try? descriptor.close()
         if let temporary {
             unlink(temporary)
             PendingTemporary.end()

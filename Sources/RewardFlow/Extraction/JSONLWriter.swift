@@ -1,9 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
+import Glibc
+import SystemPackage
 
 /// Writes scored rows as JSON Lines, one line per input row in input order:
 /// `group, trajectory, step, value, step_reward, step_reward_abs`
@@ -50,26 +47,29 @@ public enum JSONLWriter {
         _ rows: StepRows, _ scored: ScoredRows, to path: String, progress: ((Int) -> Void)? = nil
     ) throws(RewardFlowError) {
         if path == "-" {
-            try writeAll(fd: 1, rows, scored, path: "<stdout>", direct: false, progress: progress)
+            try writeAll(fd: .standardOutput, rows, scored, path: "<stdout>", direct: false, progress: progress)
             return
         }
-        var status = stat()
-        if stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG {
-            let fd = open(path, O_WRONLY)
-            guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
-            defer { close(fd) }
-            try writeAll(fd: fd, rows, scored, path: path, direct: false, progress: progress)
+        if OutputFile.isDevice(path) {
+            let fd = try FileIO.open(path, .writeOnly)
+            do {
+                try writeAll(fd: fd, rows, scored, path: path, direct: false, progress: progress)
+            } catch {
+                try? fd.close()
+                throw error
+            }
+            try FileIO.close(fd, path: path)
             return
         }
         let file = try OutputFile(path: path)
-        try writeAll(fd: file.fd, rows, scored, path: path, direct: true, progress: progress)
+        try writeAll(fd: file.descriptor, rows, scored, path: path, direct: true, progress: progress)
         try file.commit()
     }
 
     /// Renders blocks of rows in parallel (one block per thread per round) and hands each round
     /// to a serial writer queue, at most two rounds in flight.
     private static func writeAll(
-        fd: Int32, _ rows: StepRows, _ scored: ScoredRows, path: String, direct: Bool,
+        fd: FileDescriptor, _ rows: StepRows, _ scored: ScoredRows, path: String, direct: Bool,
         progress: ((Int) -> Void)?
     ) throws(RewardFlowError) {
         let names = EscapedNames(rows)
@@ -232,7 +232,7 @@ final class ByteBuffer: @unchecked Sendable {
 /// page-aligned buffer, writes whole 1 MiB multiples, and writes the tail with `O_DIRECT` off.
 /// Where the file system refuses `O_DIRECT` it falls back to ordinary writes.
 final class FileSink: @unchecked Sendable {
-    let fd: Int32
+    let fd: FileDescriptor
     let path: String
     private(set) var error: RewardFlowError?
     private var direct = false
@@ -248,15 +248,15 @@ final class FileSink: @unchecked Sendable {
     static let oDirect: Int32 = 0
     #endif
 
-    init(fd: Int32, path: String, direct: Bool) {
+    init(fd: FileDescriptor, path: String, direct: Bool) {
         self.fd = fd
         self.path = path
         staging = ByteBuffer(capacity: direct ? 8 << 20 : 0)
         if direct {
             var info = stat()
-            if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
-                let flags = fcntl(fd, F_GETFL)
-                self.direct = FileSink.oDirect != 0 && flags >= 0 && fcntl(fd, F_SETFL, flags | FileSink.oDirect) == 0
+            if fstat(fd.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+                let flags = fcntl(fd.rawValue, F_GETFL)
+                self.direct = FileSink.oDirect != 0 && flags >= 0 && fcntl(fd.rawValue, F_SETFL, flags | FileSink.oDirect) == 0
             }
         }
     }
@@ -290,31 +290,29 @@ final class FileSink: @unchecked Sendable {
         guard direct, error == nil else { return }
         let whole = staging.count / FileSink.alignment * FileSink.alignment
         if whole > 0 { emit(UnsafeRawBufferPointer(start: staging.base, count: whole)) }
-        let flags = fcntl(fd, F_GETFL)
-        _ = fcntl(fd, F_SETFL, flags & ~FileSink.oDirect)
-        direct = false
+        switchOffDirect()
         emit(UnsafeRawBufferPointer(start: staging.base + whole, count: staging.count - whole))
         staging.count = 0
     }
 
     private func emit(_ bytes: UnsafeRawBufferPointer) {
         guard error == nil, bytes.count > 0 else { return }
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                if errno == EINVAL && direct {
-                    // The file system takes no direct I/O after all: continue buffered.
-                    let flags = fcntl(fd, F_GETFL)
-                    _ = fcntl(fd, F_SETFL, flags & ~FileSink.oDirect)
-                    direct = false
-                    continue
-                }
-                error = .io(path: path, message: String(cString: strerror(errno)))
-                return
+        do throws(RewardFlowError) {
+            try FileIO.writeAll(fd, bytes, path: path) { errno in
+                // The file system takes no direct I/O after all: continue buffered.
+                guard errno == .invalidArgument && direct else { return false }
+                switchOffDirect()
+                return true
             }
-            offset += written
+        } catch {
+            self.error = error
         }
+    }
+
+    /// Clears `O_DIRECT` (writes of any size and alignment from here on).
+    private func switchOffDirect() {
+        let flags = fcntl(fd.rawValue, F_GETFL)
+        _ = fcntl(fd.rawValue, F_SETFL, flags & ~FileSink.oDirect)
+        direct = false
     }
 }

@@ -366,7 +366,7 @@ public struct GraphBuilder: Sendable {
             }
         }
         return StateGraph(
-            groupNodeStart: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
+            unchecked: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
             edgeWeight: edgeWeight, nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
     }
 }

@@ -42,9 +42,35 @@ public struct StateGraph: Sendable {
     /// The groups with at least one node, ascending.
     public var nonEmptyGroups: [Int] { (0..<groupCount).filter { nodeCount(ofGroup: $0) > 0 } }
 
-    /// Creates a graph from its CSR parts (checked only in debug builds).
+    /// Creates a graph from its CSR parts, checking in every build that they describe one
+    /// (a malformed graph would make the kernels read and write out of bounds):
+    ///
+    /// - `groupNodeStart` starts at 0, never decreases and ends at `nodeReward.count`;
+    /// - `edgeStart` has `nodeReward.count + 1` offsets, starts at 0, never decreases and ends
+    ///   at `edgeTarget.count`; `edgeWeight` and `nodeState` are as long as what they annotate;
+    /// - the targets of a node lie in its own group's node block, strictly ascending (no
+    ///   parallel edges), none the node itself (cleaning removes self-loops, SPEC §2);
+    /// - weights are finite and positive, rewards finite, states non-negative, and each
+    ///   `rowNode` entry is -1 or a node.
+    ///
+    /// Throws `RewardFlowError.invalidParameter` naming the first broken part.
     public init(
         groupNodeStart: [Int], edgeStart: [Int], edgeTarget: [Int32], edgeWeight: [Double],
+        nodeReward: [Double], nodeState: [Int32], rowNode: [Int32]
+    ) throws(RewardFlowError) {
+        try Self.check(
+            groupNodeStart: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
+            edgeWeight: edgeWeight, nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
+        self.init(
+            unchecked: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget, edgeWeight: edgeWeight,
+            nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
+    }
+
+    /// Creates a graph from CSR parts the caller built correctly (`GraphBuilder`, `reversed()`);
+    /// checked only in debug builds. Tests build graphs with parallel edges, unsorted targets
+    /// and self-loops through it for the kernels that tolerate them (`GoalDistance`).
+    init(
+        unchecked groupNodeStart: [Int], edgeStart: [Int], edgeTarget: [Int32], edgeWeight: [Double],
         nodeReward: [Double], nodeState: [Int32], rowNode: [Int32]
     ) {
         assert(edgeStart.count == nodeReward.count + 1 && edgeTarget.count == edgeWeight.count)
@@ -55,6 +81,67 @@ public struct StateGraph: Sendable {
         self.nodeReward = nodeReward
         self.nodeState = nodeState
         self.rowNode = rowNode
+    }
+
+    /// The invariants of the public initialiser; O(nodes + edges + rows).
+    private static func check(
+        groupNodeStart: [Int], edgeStart: [Int], edgeTarget: [Int32], edgeWeight: [Double],
+        nodeReward: [Double], nodeState: [Int32], rowNode: [Int32]
+    ) throws(RewardFlowError) {
+        func fail(_ part: String, _ message: String) -> RewardFlowError {
+            .invalidParameter(name: "StateGraph.\(part)", message: message)
+        }
+        let nodes = nodeReward.count, edges = edgeTarget.count
+        guard let firstGroup = groupNodeStart.first, firstGroup == 0, groupNodeStart.last == nodes else {
+            throw fail("groupNodeStart", "must start at 0 and end at the node count \(nodes)")
+        }
+        for g in 1..<groupNodeStart.count where groupNodeStart[g] < groupNodeStart[g - 1] {
+            throw fail("groupNodeStart", "decreases at group \(g) (\(groupNodeStart[g - 1]) then \(groupNodeStart[g]))")
+        }
+        guard edgeStart.count == nodes + 1 else {
+            throw fail("edgeStart", "has \(edgeStart.count) offsets for \(nodes) nodes (expected \(nodes + 1))")
+        }
+        guard edgeStart[0] == 0, edgeStart[nodes] == edges else {
+            throw fail("edgeStart", "must start at 0 and end at the edge count \(edges)")
+        }
+        guard edgeWeight.count == edges else {
+            throw fail("edgeWeight", "has \(edgeWeight.count) weights for \(edges) edges")
+        }
+        guard nodeState.count == nodes else {
+            throw fail("nodeState", "has \(nodeState.count) states for \(nodes) nodes")
+        }
+        for u in 0..<nodes where edgeStart[u + 1] < edgeStart[u] {
+            throw fail("edgeStart", "decreases at node \(u) (\(edgeStart[u]) then \(edgeStart[u + 1]))")
+        }
+        for g in 0..<(groupNodeStart.count - 1) {
+            let low = groupNodeStart[g], high = groupNodeStart[g + 1]
+            for u in low..<high {
+                var previous = -1
+                for e in edgeStart[u]..<edgeStart[u + 1] {
+                    let v = Int(edgeTarget[e])
+                    guard v >= low, v < high else {
+                        throw fail("edgeTarget", "edge \(e) of node \(u) points at node \(v), outside group \(g)'s nodes \(low)..<\(high)")
+                    }
+                    guard v != u else {
+                        throw fail("edgeTarget", "edge \(e) is a self-loop of node \(u) (cleaning removes them, SPEC §2)")
+                    }
+                    guard v > previous else {
+                        throw fail("edgeTarget", "the targets of node \(u) are not strictly ascending at edge \(e)")
+                    }
+                    previous = v
+                    guard edgeWeight[e].isFinite, edgeWeight[e] > 0 else {
+                        throw fail("edgeWeight", "edge \(e) has weight \(edgeWeight[e]) (must be finite and > 0)")
+                    }
+                }
+            }
+        }
+        for u in 0..<nodes {
+            guard nodeReward[u].isFinite else { throw fail("nodeReward", "node \(u) has reward \(nodeReward[u]) (must be finite)") }
+            guard nodeState[u] >= 0 else { throw fail("nodeState", "node \(u) has state \(nodeState[u]) (must be >= 0)") }
+        }
+        for (r, u) in rowNode.enumerated() where u < -1 || Int(u) >= nodes {
+            throw fail("rowNode", "row \(r) maps to node \(u) (must be -1 or in 0..<\(nodes))")
+        }
     }
 
     /// The transpose: edge `v→u` for every edge `u→v`, same weights (the predecessor lists).
@@ -75,7 +162,7 @@ public struct StateGraph: Sendable {
             }
         }
         return StateGraph(
-            groupNodeStart: groupNodeStart, edgeStart: start, edgeTarget: target, edgeWeight: weight,
+            unchecked: groupNodeStart, edgeStart: start, edgeTarget: target, edgeWeight: weight,
             nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
     }
 }

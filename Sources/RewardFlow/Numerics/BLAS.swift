@@ -2,7 +2,7 @@ import CBLAS
 import Synchronization
 
 /// BLAS level-1 vector kernels (OpenBLAS) over contiguous `Double` storage: `y ← a·x + y`,
-/// `x ← a·x`, `y ← x`, `Σ|x_i|`, `xᵀy`, `max |x_i|`.
+/// `y ← x`, `Σ|x_i|`, `xᵀy`, `max |x_i|`.
 ///
 /// The only place that hands Swift buffers to CBLAS. Lengths are passed as CBLAS's 32-bit
 /// `blasint`; callers keep vectors below `Int32.max` elements (checked in `count(_:)`).
@@ -19,12 +19,6 @@ enum BLAS {
         guard let xp = x.baseAddress, let yp = y.baseAddress, x.count > 0 else { return }
         assert(y.count >= x.count)
         cblas_daxpy(count(x.count), a, xp, 1, yp, 1)
-    }
-
-    /// `x ← a·x`.
-    static func scal(_ a: Double, _ x: UnsafeMutableBufferPointer<Double>) {
-        guard let xp = x.baseAddress, x.count > 0 else { return }
-        cblas_dscal(count(x.count), a, xp, 1)
     }
 
     /// `y ← x`.

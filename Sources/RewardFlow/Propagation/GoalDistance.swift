@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// GraphGPO's operator (SPEC §3 `goal-distance`): `V(s) = R·γ^d(s)`, `d(s)` the fewest edges
 /// from `s` to a goal node (a node with `r(s) > 0`).

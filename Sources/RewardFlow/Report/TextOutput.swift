@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemPackage
 
 /// Writes a text (DOT, HTML, JSON) to a file atomically, or to standard output for `"-"`.
 public enum TextOutput {
@@ -13,18 +9,22 @@ public enum TextOutput {
     public static func write(_ text: String, to path: String) throws(RewardFlowError) {
         let bytes = Array(text.utf8)
         if path == "-" {
-            try FileOutput.writeAll(1, bytes, path: "<stdout>")
+            try FileIO.writeAll(.standardOutput, bytes, path: "<stdout>")
             return
         }
         if OutputFile.isDevice(path) {
-            let fd = open(path, O_WRONLY)
-            guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
-            defer { close(fd) }
-            try FileOutput.writeAll(fd, bytes, path: path)
+            let fd = try FileIO.open(path, .writeOnly)
+            do {
+                try FileIO.writeAll(fd, bytes, path: path)
+            } catch {
+                try? fd.close()
+                throw error
+            }
+            try FileIO.close(fd, path: path)
             return
         }
         let file = try OutputFile(path: path)
-        try FileOutput.writeAll(file.fd, bytes, path: path)
+        try FileIO.writeAll(file.descriptor, bytes, path: path)
         try file.commit()
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A column of `count` byte strings that lives in an embedder's memory, borrowed for one append.
 ///

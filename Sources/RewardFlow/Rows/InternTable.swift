@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Interns byte strings: equal bytes get the same dense `Int32` id, in order of first insertion.
 ///

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemPackage
 
 /// Reads SPEC §1 step rows from JSON Lines: a byte-level scanner, streaming in fixed-size chunks.
 ///
@@ -28,13 +25,12 @@ public enum JSONLReader {
         guard maxLineBytes > 0 else {
             throw .invalidParameter(name: "max-line-bytes", message: "must be positive, got \(maxLineBytes)")
         }
-        let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY)
-        guard fd >= 0 else { throw .io(path: path, message: String(cString: strerror(errno))) }
-        defer { if fd != 0 { close(fd) } }
+        let fd = path == "-" ? FileDescriptor.standardInput : try FileIO.open(path, .readOnly)
+        defer { if fd != .standardInput { try? fd.close() } }
         var parser = Parser()
         parser.maxLineBytes = maxLineBytes
         var info = stat()
-        if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+        if fstat(fd.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
             // Reserve (address space only: untouched pages cost nothing) so the columns and
             // the state text grow without copying: a line is at least ~64 bytes.
             parser.rows.reserve(forInputBytes: Int(info.st_size))
@@ -48,13 +44,13 @@ public enum JSONLReader {
                 let grown = min(buffer.count * 2, maxLineBytes + 1)
                 buffer.append(contentsOf: repeatElement(0, count: max(grown - buffer.count, 1)))
             }
-            let got = buffer.withUnsafeMutableBytes { raw in
-                Glibc.read(fd, raw.baseAddress! + filled, raw.count - filled)
-            }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, message: String(cString: strerror(errno)))
-            }
+            let got = try buffer.withUnsafeMutableBytes { raw -> Result<Int, RewardFlowError> in
+                do throws(RewardFlowError) {
+                    return .success(try FileIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]), path: path))
+                } catch {
+                    return .failure(error)
+                }
+            }.get()
             let atEnd = got == 0
             filled += got
             // Parse every complete line; keep the tail for the next read.

@@ -15,8 +15,6 @@ public struct TrajectoryIndex: Sendable {
     public let orderedRows: [Int32]
     /// Per trajectory: the number of leading active rows (`m` of SPEC §4; `L` when all are active).
     public let activePrefix: [Int32]
-    /// Per row: the trajectory (in this index's order) it belongs to.
-    public let trajectoryOfRow: [Int32]
 
     /// The number of trajectories.
     public var trajectoryCount: Int { trajectoryRowStart.count - 1 }
@@ -113,7 +111,6 @@ public struct TrajectoryIndex: Sendable {
         self.trajectoryRowStart = rowStart
         self.orderedRows = ordered
         self.activePrefix = activePrefix
-        self.trajectoryOfRow = trajectoryOfRow
     }
 
     /// The group of ordered trajectory `t`.

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemPackage
 
 /// What kind of observation an invalid action produces.
 public enum InvalidObservation: String, Sendable, CaseIterable {
@@ -171,7 +168,7 @@ public struct RolloutSynthesizer: Sendable {
             for walks in block { summary.add(walks) }
             for part in renderBlock(block) {
                 do throws(RewardFlowError) {
-                    try FileOutput.writeAll(fd, part, path: path)
+                    try FileIO.writeAll(FileDescriptor(rawValue: fd), part, path: path)
                 } catch {
                     failure = error
                     return

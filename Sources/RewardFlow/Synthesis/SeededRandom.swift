@@ -1,3 +1,5 @@
+import Glibc
+
 /// A small, fast, seeded pseudo-random generator (xoshiro256**, seeded through SplitMix64).
 ///
 /// Every stream is a pure function of its seed words, so synthetic batches are reproducible
@@ -62,14 +64,6 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
 @inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
 @inline(__always) func _cos(_ x: Double) -> Double { Glibc.cos(x) }
 @inline(__always) func _exp(_ x: Double) -> Double { Glibc.exp(x) }
-#elseif canImport(Darwin)
-import Darwin
-@inline(__always) func _log(_ x: Double) -> Double { Darwin.log(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Darwin.cos(x) }
-@inline(__always) func _exp(_ x: Double) -> Double { Darwin.exp(x) }
-#endif
