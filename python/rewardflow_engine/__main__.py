@@ -301,7 +301,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     signal.signal(signal.SIGTERM, terminate)
     try:
         from . import InvalidInputError, InvalidParameterError
-        from ._tables import input_files
+        from ._tables import check_options, input_files
+        check_options(_options(args))
         files = input_files(args.input)
         mapping, explicit = _columns(args.columns)
         if args.ray is not None:

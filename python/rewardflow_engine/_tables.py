@@ -125,6 +125,7 @@ def read_table(path: str, columns: Mapping[str, Optional[str]], file_index: Opti
             absent = [name for name in schema.names if table.column(name).null_count == table.num_rows]
             if absent and table.num_rows:
                 table = table.drop_columns(absent)
+            table = table.select(_first_record_order(path, table.column_names))
     except (pa.ArrowException, OSError) as error:
         message = str(error)
         found = re.search(r" in row (\d+)$", message)
@@ -135,6 +136,24 @@ def read_table(path: str, columns: Mapping[str, Optional[str]], file_index: Opti
         table = table.append_column(FILE_COLUMN, pa.array(np.full(table.num_rows, file_index, dtype=np.int32)))
         table = table.append_column(ROW_COLUMN, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     return table
+
+
+def _first_record_order(path: str, names: Sequence[str]) -> list[str]:
+    """``names`` in the order of the first record's keys (the reader puts its schema's first)."""
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    keys = [key for key in json.loads(line) if key in names]
+                except (ValueError, TypeError):
+                    return list(names)
+                return keys + [name for name in names if name not in keys]
+    return list(names)
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """Raises what ``score`` raises for these options (a one-row batch), before any data is read."""
+    score(["g"], ["t"], np.zeros(1, dtype=np.int64), ["s"], np.zeros(1), **options)
 
 
 class Locator:

@@ -20,8 +20,7 @@ import pyarrow as pa
 import ray
 import ray.data
 
-from . import score
-from ._tables import (FILE_COLUMN, ROW_COLUMN, SPEC_COLUMNS, VERL_AGENT_COLUMNS, Locator, bind_columns,
+from ._tables import (FILE_COLUMN, check_options, ROW_COLUMN, SPEC_COLUMNS, VERL_AGENT_COLUMNS, Locator, bind_columns,
                       read_table, resolve_columns, score_table, with_outputs)
 
 __all__ = ["score_dataset", "read_shards", "add_row_ids", "VERL_AGENT_COLUMNS", "SPEC_COLUMNS"]
@@ -152,7 +151,7 @@ def score_dataset(ds: "ray.data.Dataset", *, columns: Optional[Mapping[str, Opti
     order (``ds.sort(row_id)``). Bad rows fail the job when it runs, with the engine's message
     naming the row (``FILE: line N: reward: not a finite number``, or ``row_id N: ...``).
     """
-    score(["g"], ["t"], np.zeros(1, dtype=np.int64), ["s"], np.zeros(1), **options)  # options fail here
+    check_options(options)
     mapping = resolve_columns(columns, VERL_AGENT_COLUMNS)
     names = ds.schema().names
     bound = bind_columns(names, mapping, where="dataset")
