@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+import warnings
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -27,7 +28,8 @@ __all__ = ["score_dataset", "read_shards", "add_row_ids", "VERL_AGENT_COLUMNS", 
 
 
 class GroupScorer:
-    """The ``map_groups`` callable: one instance per Ray actor, scoring one group per call.
+    """The ``map_groups`` callable: one instance per Ray actor, scoring one group per call (or,
+    with ``score_dataset(per_group=False)``, one shuffled block of whole groups per call).
 
     Rows of the group are put in row-id order first (a shuffle does not keep the input's
     order, and the engine's trajectory order is the order rows first appear), scored, and
@@ -41,17 +43,21 @@ class GroupScorer:
         self.rss_dir = rss_dir or os.environ.get("REWARDFLOW_RAY_RSS_DIR")
         self._reported = 0.0
         self._rows = 0
+        self._anon = 0
 
     def __call__(self, group: pa.Table) -> pa.Table:
         group = group.sort_by(self.row_id)
         outputs = score_table(group, self.columns, self.options, self.locate)
         self._rows += group.num_rows
         if self.rss_dir:
+            self._anon = max(self._anon, _status_kib("RssAnon") or 0)  # private memory, sampled after each call
             self._report()
         return with_outputs(group, outputs, drop=(FILE_COLUMN, ROW_COLUMN))
 
     def _report(self, force: bool = False) -> None:
-        """Writes this worker's peak RSS (ru_maxrss) to RSS_DIR/PID.json, at most once a second."""
+        """Writes this worker's peak RSS (VmHWM, which counts the object store's shared pages the
+        actor has mapped, and ru_maxrss) and the largest private RSS (RssAnon) seen after a call
+        to RSS_DIR/PID.json, at most once a second."""
         now = time.monotonic()
         if not force and now - self._reported < 1.0:
             return
@@ -59,7 +65,7 @@ class GroupScorer:
         path = os.path.join(self.rss_dir, f"{os.getpid()}.json")
         with open(path + ".tmp", "w") as f:
             f.write(f'{{"pid": {os.getpid()}, "maxrss_kib": {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}, '
-                    f'"rows": {self._rows}}}')
+                    f'"hwm_kib": {peak_rss_kib()}, "anon_kib": {self._anon}, "rows": {self._rows}}}')
         os.replace(path + ".tmp", path)
 
     def __del__(self):
@@ -68,6 +74,26 @@ class GroupScorer:
                 self._report(force=True)
             except OSError:
                 pass
+
+
+def _status_kib(field: str) -> Optional[int]:
+    """A size field of /proc/self/status ("VmHWM", "RssAnon", ...) in KiB, None off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set in KiB: VmHWM of /proc/self/status on Linux (reset by
+    exec, unlike ru_maxrss, which a process started by fork + exec inherits from its parent),
+    else ru_maxrss."""
+    peak = _status_kib("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if peak is None else peak
 
 
 def _num_rows(table: pa.Table) -> int:
@@ -118,7 +144,7 @@ def read_shards(files: Sequence[str], columns: Optional[Mapping[str, Optional[st
 def score_dataset(ds: "ray.data.Dataset", *, columns: Optional[Mapping[str, Optional[str]]] = None,
                   row_id: str = "row_id", workers: Optional[int] = None, num_cpus: float = 0.0,
                   files: Optional[Sequence[str]] = None, partitions: Optional[int] = None,
-                  shuffle: Optional[str] = "sort_shuffle_pull_based",
+                  shuffle: Optional[str] = "sort_shuffle_pull_based", per_group: bool = True,
                   **options: Any) -> "ray.data.Dataset":
     """Scores a Ray dataset of step rows, one group at a time, on a pool of Ray actors.
 
@@ -130,16 +156,20 @@ def score_dataset(ds: "ray.data.Dataset", *, columns: Optional[Mapping[str, Opti
       ``action`` are optional: absent columns take their defaults (all active, no noop, "").
     - ``row_id``: an integer column giving the rows' input order (unique). When the dataset has
       none it is added (0, 1, ... in the dataset's order; the dataset is computed once for it).
-    - ``workers``: most scoring actors (default: the cluster's CPUs; the pool starts with one and
-      grows while blocks wait). ``num_cpus`` each: by default 0, with the actors spread over the
-      nodes, so that actors never hold the CPUs the shuffle's tasks need (with CPUs reserved, a
-      pool as large as the cluster waits forever for a shuffle that cannot run); the pool size
-      bounds their number instead.
+    - ``workers``: scoring actors (default: the cluster's CPUs). ``num_cpus`` each: by default 0,
+      with the actors spread over the nodes, so that they never hold the CPUs the shuffle's tasks
+      need (a pool of actors reserving every CPU waits forever for a shuffle that cannot run); the
+      pool size bounds their number instead. With ``num_cpus`` > 0 the pool starts with one
+      actor and grows up to ``workers`` while blocks wait.
     - ``shuffle``: Ray Data's shuffle strategy for the group-by, set on ``ds.context``:
       "sort_shuffle_pull_based" (default: plain tasks, no aggregator actors competing for CPUs),
       or "hash_shuffle", "sort_shuffle_push_based", or None to keep the dataset's.
     - ``partitions``: shuffle partitions of the group-by (default: Ray's,
       ``DataContext.default_hash_shuffle_parallelism``); each is one block scored by one actor.
+    - ``per_group``: True (default): ``groupby(group).map_groups(GroupScorer)``, one engine call
+      per group. False: the same shuffle, then ``map_batches(GroupScorer, batch_size=None)``: one
+      engine call per shuffled block, which holds whole groups only (the shuffle never splits a
+      key); the same bits for the operators whose answer is per group, with far fewer calls.
     - ``files``: the file list of ``read_shards``, so errors name a row's file and line.
     - ``**options``: ``rewardflow_engine.score``'s keyword options (operator, gamma, advantage, ...),
       checked here on the driver.
@@ -163,7 +193,22 @@ def score_dataset(ds: "ray.data.Dataset", *, columns: Optional[Mapping[str, Opti
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if workers < 1:
         raise ValueError(f"workers: expected at least 1, got {workers}")
-    return ds.groupby(bound["group"], num_partitions=partitions).map_groups(
-        GroupScorer, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
-        num_cpus=num_cpus, scheduling_strategy="SPREAD", fn_constructor_kwargs=dict(
-            columns=bound, options=options, row_id=row_id, files=list(files) if files else None))
+    # Actors holding no CPU cannot starve the shuffle: a fixed pool. Actors holding CPUs: a pool
+    # that starts with one and grows while blocks wait (a full one could deadlock the shuffle).
+    pool = (ray.data.ActorPoolStrategy(size=workers) if num_cpus == 0
+            else ray.data.ActorPoolStrategy(min_size=1, max_size=workers))
+    arguments = dict(batch_format="pyarrow", compute=pool, num_cpus=num_cpus, scheduling_strategy="SPREAD",
+                     fn_constructor_kwargs=dict(columns=bound, options=options, row_id=row_id,
+                                                files=list(files) if files else None))
+    key = bound["group"]
+    if per_group:
+        return ds.groupby(key, num_partitions=partitions).map_groups(GroupScorer, **arguments)
+    # The shuffle of map_groups (ray.data.grouped_data), then whole blocks.
+    from ray.data.context import ShuffleStrategy
+    if ds.context.shuffle_strategy in (ShuffleStrategy.SORT_SHUFFLE_PULL_BASED, ShuffleStrategy.SORT_SHUFFLE_PUSH_BASED):
+        shuffled = (ds.repartition(partitions) if partitions else ds).sort(key)
+    else:
+        shuffled = ds.repartition(partitions or ds.context.default_hash_shuffle_parallelism, keys=key, sort=True)
+    with warnings.catch_warnings():  # scheduling_strategy has no named parameter in map_batches
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return shuffled.map_batches(GroupScorer, batch_size=None, **arguments)

@@ -31,16 +31,17 @@ def rows(ds):
     return pa.concat_tables([t for t in ray.get(ds.to_arrow_refs()) if t.num_rows])
 
 
-@pytest.mark.parametrize("seed,options", [
-    (11, dict(advantage="mean_std_norm")),
-    (12, dict(operator="trajectory-return", gamma=0.95, advantage="mean_norm")),
-    (13, dict(operator="goal-distance", gamma=0.5, advantage="mean_std_norm", episode_weighting="trajectories")),
+@pytest.mark.parametrize("seed,per_group,options", [
+    (11, True, dict(advantage="mean_std_norm")),
+    (12, True, dict(operator="trajectory-return", gamma=0.95, advantage="mean_norm")),
+    (13, True, dict(operator="goal-distance", gamma=0.5, advantage="mean_std_norm", episode_weighting="trajectories")),
+    (17, False, dict(advantage="mean_std_norm", step_weight=0.5, node_reward="max")),
 ])
-def test_dataset_equals_whole_batch(cluster, seed, options):
+def test_dataset_equals_whole_batch(cluster, seed, per_group, options):
     from rewardflow_engine.ray import SPEC_COLUMNS, score_dataset
     table = batch(seed, groups=25)
     ds = ray.data.from_arrow(shards(table, 5))  # groups straddle the five blocks
-    out = rows(score_dataset(ds, columns=SPEC_COLUMNS, partitions=3, **options))
+    out = rows(score_dataset(ds, columns=SPEC_COLUMNS, partitions=3, per_group=per_group, **options))
     assert out.num_rows == table.num_rows
     assert_equal_outputs(out, reference(table, **options), str(options))
     # Output order: groups together, each in row-id (= input) order.
