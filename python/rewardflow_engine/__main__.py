@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
                         "new local instance). Default: in this process, without Ray")
     p.add_argument("--workers", type=int, help="with --ray: most scoring actors (default: the cluster's CPUs)")
     p.add_argument("--partitions", type=int, help="with --ray: shuffle partitions of the group-by (default Ray's)")
+    p.add_argument("--per-block", action="store_true",
+                   help="with --ray: one engine call per shuffled block of whole groups, not per group")
     p.add_argument("--columns", default="spec", metavar="MAP",
                    help="field names: 'spec' (default: group, trajectory, step, state, reward, active, noop, "
                         "action), 'verl-agent' (uid, traj_uid, step, anchor_obs, rewards, active_masks), or "
@@ -245,7 +247,7 @@ def _score_ray(args: argparse.Namespace, files: list[str], mapping: dict, explic
     ds = rf_ray.read_shards(files, mapping)
     bind_columns(ds.schema().names, mapping, explicit, where=args.input)
     scored = rf_ray.score_dataset(ds, columns=mapping, workers=args.workers, files=files,
-                                  partitions=args.partitions, **_options(args))
+                                  partitions=args.partitions, per_group=not args.per_block, **_options(args))
     with _Atomic(args.output, directory) as out:
         if directory:
             counts = scored.map_batches(_write_shard, batch_format="pyarrow", batch_size=None,

@@ -66,12 +66,12 @@ def test_verl_agent_defaults_and_given_row_ids(cluster):
         assert np.array_equal(out[name].to_numpy(), values), name
 
 
-@pytest.mark.parametrize("kind,out", [("parquet", "scored"), ("jsonl", "scored.jsonl")])
-def test_command_with_ray(cluster, tmp_path, kind, out):
+@pytest.mark.parametrize("kind,out,flags", [("parquet", "scored", []), ("jsonl", "scored.jsonl", ["--per-block"])])
+def test_command_with_ray(cluster, tmp_path, kind, out, flags):
     table = batch(15, groups=20)
     write_shards(table, tmp_path / "in", kind, 4)
     assert main(["score", str(tmp_path / "in"), "-o", str(tmp_path / out), "--ray", "--partitions", "3",
-                 "--advantage", "mean_std_norm", "--operator", "max-decay", "--gamma", "0.7", "-q"]) == 0
+                 "--advantage", "mean_std_norm", "--operator", "max-decay", "--gamma", "0.7", "-q", *flags]) == 0
     result = read_output(tmp_path / out)
     assert_equal_outputs(result, reference(table, advantage="mean_std_norm", gamma=0.7))
     if out.endswith(".jsonl"):  # a single file is written in input order
