@@ -101,6 +101,8 @@ def _num_rows(table: pa.Table) -> int:
 
 
 def _with_ids(table: pa.Table, start: int, row_id: str) -> pa.Table:
+    if row_id in table.column_names:  # the input's own ids are kept (read_shards of scored files)
+        return table
     return table.append_column(row_id, pa.array(np.arange(start, start + table.num_rows, dtype=np.int64)))
 
 
