@@ -243,6 +243,9 @@ def _score_ray(args: argparse.Namespace, files: list[str], mapping: dict, explic
                  logging_level="ERROR" if args.quiet else "INFO")
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = not args.quiet
+    if args.quiet:
+        import logging
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
     progress(f"ray: {ray.cluster_resources().get('CPU', 0):g} CPUs; reading {len(files)} files")
     ds = rf_ray.read_shards(files, mapping)
     bind_columns(ds.schema().names, mapping, explicit, where=args.input)

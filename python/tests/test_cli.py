@@ -106,3 +106,13 @@ def test_nan_reward_in_parquet_shard(tmp_path, capsys):
     assert main(["score", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q"]) == 2
     assert f"{paths[2]}: row 4: reward: " in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == ["in"]
+
+
+def test_input_row_ids_are_kept(tmp_path):
+    table = batch(6)
+    table = table.append_column("row_id", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    pq.write_table(table, tmp_path / "in.parquet")
+    assert main(["score", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet"), "-q"]) == 0
+    result = read_output(tmp_path / "out.parquet")
+    assert result.column_names.count("row_id") == 1
+    assert_equal_outputs(result, reference(table))
