@@ -81,6 +81,10 @@ class RewardFlowError(Exception):
         super().__init__(message)
         self.status = status
 
+    def __reduce__(self):
+        # Pickled with both arguments, so the error survives a trip between processes (Ray).
+        return type(self), (str(self), self.status)
+
 
 class InvalidInputError(RewardFlowError, ValueError):
     """The rows break the input contract (the message names the row index and the field)."""
