@@ -29,19 +29,24 @@ import Testing
     }
 
     /// Appends `rows` through borrowed columns: strings as views (`views`) or as offsets.
-    static func borrowed(_ rows: [(String, String, Int, String, String, Double)], views: Bool, into batch: inout StepRows) throws {
+    /// (`corrupt`: cells `(row, column)`, columns 0–3 = group, trajectory, state, action, whose
+    /// bytes get a trailing 0xFF, which is not UTF-8.)
+    static func borrowed(
+        _ rows: [(String, String, Int, String, String, Double)], views: Bool, corrupt: [(Int, Int)] = [],
+        into batch: inout StepRows
+    ) throws {
         let texts = rows.map { [$0.0, $0.1, $0.3, $0.4] }
         var bases: [UnsafeMutableRawPointer] = [], offsets: [UnsafeMutablePointer<Int64>] = []
         var viewTables: [UnsafeMutablePointer<UInt64>] = []
         defer { (bases.map { UnsafeRawPointer($0) } + offsets.map { UnsafeRawPointer($0) } + viewTables.map { UnsafeRawPointer($0) }).forEach { $0.deallocate() } }
         for k in 0..<4 {
-            let total = texts.reduce(0) { $0 + $1[k].utf8.count }
+            let total = texts.reduce(0) { $0 + $1[k].utf8.count } + corrupt.count
             let base = UnsafeMutableRawPointer.allocate(byteCount: max(1, total), alignment: 8)
             let offset = UnsafeMutablePointer<Int64>.allocate(capacity: rows.count + 1)
             let view = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * rows.count)
             offset[0] = 0
             for i in rows.indices {
-                let bytes = Array(texts[i][k].utf8)
+                let bytes = Array(texts[i][k].utf8) + (corrupt.contains { $0 == (i, k) } ? [0xFF] : [])
                 let start = Int(offset[i])
                 base.advanced(by: start).copyMemory(from: bytes, byteCount: bytes.count)
                 offset[i + 1] = Int64(start + bytes.count)
@@ -101,6 +106,91 @@ import Testing
         var batch = StepRows()
         let error = thrownError { try Self.borrowed(rows, views: true, into: &batch) }
         #expect(error == .invalidInput(location: .row(30_000), field: "step", message: "must be a non-negative integer, got -1"))
+    }
+
+    /// The rows of `prefix` (an oracle of fewer rows) are the first rows of `batch`, with the same
+    /// ids and texts (`batch`'s tables may hold strings of the failing row besides).
+    static func expectSamePrefix(_ batch: StepRows, _ prefix: StepRows) {
+        #expect(batch.count == prefix.count)
+        #expect(batch.group == prefix.group && batch.trajectory == prefix.trajectory && batch.state == prefix.state)
+        #expect(batch.action == prefix.action && batch.step == prefix.step && batch.reward == prefix.reward)
+        #expect(batch.active == prefix.active && batch.noop == prefix.noop)
+        #expect(batch.stateTexts.count >= prefix.stateTexts.count)
+        for id in 0..<Int32(prefix.stateTexts.count) { #expect(batch.stateTexts.string(of: id) == prefix.stateTexts.string(of: id)) }
+    }
+
+    /// Bad cells (fields 0–3: a non-UTF-8 byte in group, trajectory, state, action; 4: step −1;
+    /// 5: reward NaN): the error names the first bad row and, within it, the first bad field,
+    /// wherever the parts are cut; the batch holds exactly the rows before it.
+    @Test(arguments: [1, 2, 3])
+    func errorsComeInRowThenFieldOrder(threads: Int) throws {
+        let saved = Execution.threadCount
+        defer { Execution.threadCount = saved }
+        Execution.threadCount = threads
+        let fields = ["group", "trajectory", "state", "action", "step", "reward"]
+        let cases: [[(row: Int, field: Int)]] = [
+            [(50_000, 5), (50_000, 2)], [(20_000, 4), (20_000, 0), (45_000, 1)], [(40_000, 3)],
+            [(10_000, 5), (45_000, 1)], [(59_999, 1)], [(0, 2)], [(33_000, 4), (33_000, 5)], [(58_000, 3), (29_000, 5)],
+        ]
+        let clean = Self.rows(count: 60_000, seed: 3)
+        for bad in cases {
+            var rows = clean
+            var corrupt: [(Int, Int)] = []
+            for (row, field) in bad {
+                switch field {
+                case 4: rows[row].2 = -1
+                case 5: rows[row].5 = .nan
+                default: corrupt.append((row, field))
+                }
+            }
+            let first = bad.min { ($0.row, $0.field) < ($1.row, $1.field) }!
+            let prefix = try Self.oneByOne(Array(rows[..<first.row]))
+            for views in [true, false] {
+                var batch = StepRows()
+                let error = thrownError { try Self.borrowed(rows, views: views, corrupt: corrupt, into: &batch) }
+                guard case .invalidInput(let location, let field, _)? = error else {
+                    Issue.record("\(bad): expected an input error, got \(String(describing: error))")
+                    continue
+                }
+                #expect(location == .row(first.row) && field == fields[first.field], "\(bad), views \(views)")
+                Self.expectSamePrefix(batch, prefix)
+            }
+        }
+    }
+
+    @Test func longStringsAreCheckedForUTF8InEveryBlock() {
+        // The ASCII check takes 64 bytes at a time, then 8, then 1: a bad byte in any of them.
+        for length in [63, 64, 65, 127, 128, 200, 257] {
+            let ascii = [UInt8](repeating: 0x61, count: length)
+            #expect(ascii.withUnsafeBytes { UTF8Check.isValid($0) })
+            for position in Set([0, 7, 8, 63, length / 2, length - 9, length - 1].filter { $0 >= 0 && $0 < length }) {
+                var bad = ascii
+                bad[position] = 0xFF
+                #expect(!bad.withUnsafeBytes { UTF8Check.isValid($0) }, "length \(length), bad byte at \(position)")
+                var accented = ascii
+                accented.replaceSubrange(position..<position + 1, with: [0xC3, 0xA9])
+                #expect(accented.withUnsafeBytes { UTF8Check.isValid($0) }, "length \(length), é at \(position)")
+            }
+        }
+    }
+
+    @Test func internTableMatchesADictionaryPastItsRecentCache() {
+        // More distinct strings than the recent-strings cache holds, long and short, repeated
+        // near and far: ids in first-appearance order, as a dictionary assigns them.
+        var random = SeededRandom(11)
+        var table = InternTable(), oracle: [String: Int32] = [:]
+        let pad = String(repeating: "x", count: 240)
+        for _ in 0..<120_000 {
+            let k = random.next() % 3 == 0 ? random.next() % 20_000 : random.next() % 64
+            let text = random.next() % 2 == 0 ? "s\(k)" : "\(pad) \(k) é"
+            let want = oracle[text] ?? Int32(oracle.count)
+            oracle[text] = want
+            #expect(table.intern(text) == want)
+        }
+        #expect(table.count == oracle.count && table.count > InternTable.recentCount)
+        for (text, id) in oracle.prefix(500) { #expect(table.string(of: id) == text) }
+        var copy = InternTable()
+        #expect(copy.absorb(table) == (0..<Int32(table.count)).map { $0 })
     }
 
     @Test func newStringsAreCheckedForUTF8() {

@@ -78,94 +78,101 @@ extension StepRows {
     /// Appends the borrowed rows, copying only what the batch keeps: ids, numbers, and the bytes
     /// of each distinct string once.
     ///
-    /// Large appends are split into one contiguous part per thread, each interned into tables of
-    /// its own and then merged in order (strings re-interned in first-appearance order), so ids
-    /// and errors equal a sequential append at any thread count. A string is checked to be UTF-8
-    /// when it first enters a table (equal bytes need no second check). The first bad row in
-    /// row order is thrown; after an error the batch holds an unspecified prefix of the rows.
+    /// The numbers are checked first (a refused step or reward bounds the rows appended), then
+    /// the strings are interned column by column straight into the batch's id columns. Large
+    /// appends are split into one contiguous part per thread: part 0 interns into the batch's
+    /// tables, the others into tables of their own, which are then merged in order (strings
+    /// re-interned in first-appearance order) and their rows' ids remapped, so ids and errors
+    /// equal a sequential append at any thread count. A string is checked to be UTF-8 when it
+    /// first enters a table (equal bytes need no second check). The error thrown is the first in
+    /// row order, and within a row in field order (group, trajectory, state, action, step,
+    /// reward); the rows before it are appended.
     package mutating func append(borrowing rows: BorrowedRows) throws(RewardFlowError) {
         guard rows.count > 0 else { return }
+        typealias Failure = (index: Int, error: RewardFlowError)
         try setIdentity(rows.state == nil ? .key : .text, at: .row(count))
-        let threads = Parallel.threadCount
-        if threads <= 1 || rows.count < Parallel.serialWork * 2 {
-            reserveCapacity(count + rows.count)
-            try appendRows(rows, 0..<rows.count, firstRow: count)
-            return
-        }
-        // Part 0 (a little smaller: it interns into the batch's large tables) goes straight into
-        // the batch; the others into tables of their own, then merged in order.
         let base = count
-        reserveCapacity(count + rows.count)
-        if let state = rows.state { reserveStateBytes(state.byteCount(rows.count) / 4) }
+        let numberError = Self.firstNumberError(rows, 0..<rows.count, firstRow: base)
+        let end = numberError?.index ?? rows.count
+        // Strings are checked up to and including the row of a number error: a bad string in
+        // that row comes first in field order.
+        let checked = min(rows.count, end + 1)
+        let threads = checked < Parallel.serialWork * 2 ? 1 : max(1, Parallel.threadCount)
+        // Part 0 (a little smaller: it interns into the batch's large tables) goes into the
+        // batch's tables, the others into tables of their own.
         var cuts = [0]
-        for k in 1..<threads { cuts.append(max(cuts[k - 1], rows.count * (k * 100 - 12) / (threads * 100))) }
-        cuts.append(rows.count)
+        for k in stride(from: 1, to: threads, by: 1) {
+            cuts.append(max(cuts[k - 1], checked * (k * 100 - 12) / (threads * 100)))
+        }
+        cuts.append(checked)
+        if threads > 1, let state = rows.state { reserveStateBytes(state.byteCount(checked) / 4) }
+        reserveCapacity(base + checked)
+
+        // The id columns leave the batch while the parts write them in place (part 0 interns
+        // into the batch's tables meanwhile), grown by the checked rows; rows past an error are
+        // cut before they go back.
+        var idColumns = takeIDColumns()
+        for c in idColumns.indices { idColumns[c].append(contentsOf: repeatElement(0, count: checked)) }
+        var (g, t, st, a) = (idColumns[0], idColumns[1], idColumns[2], idColumns[3])
+        idColumns = []
         var parts = [StepRows](repeating: StepRows(), count: threads)
-        var errors = [RewardFlowError?](repeating: nil, count: threads)
-        withUnsafeMutablePointer(to: &self) { first in
-            parts.withUnsafeMutableBufferPointer { partBuffer in
-                errors.withUnsafeMutableBufferPointer { errorBuffer in
-                    let (first, partOut, errorOut) = (UncheckedSendable(first), SendableBuffer(partBuffer), SendableBuffer(errorBuffer))
-                    Parallel.forEachChunk(count: threads) { chunk in
-                        for k in chunk {
-                            let range = cuts[k] ..< cuts[k + 1]
-                            do throws(RewardFlowError) {
-                                if k == 0 {
-                                    try first.value.pointee.appendRows(rows, range, firstRow: base)
-                                } else {
-                                    var part = StepRows()
-                                    part.fixIdentity(rows.state == nil ? .key : .text)
-                                    part.reserveCapacity(range.count)
-                                    try part.appendRows(rows, range, firstRow: base + range.lowerBound)
-                                    partOut[k] = part
+        var failures = [Failure?](repeating: nil, count: threads)
+        g.withUnsafeMutableBufferPointer { g in
+            t.withUnsafeMutableBufferPointer { t in
+                st.withUnsafeMutableBufferPointer { st in
+                    a.withUnsafeMutableBufferPointer { a in
+                        let out = UncheckedSendable((g.baseAddress! + base, t.baseAddress! + base, st.baseAddress! + base, a.baseAddress! + base))
+                        withUnsafeMutablePointer(to: &self) { batch in
+                            parts.withUnsafeMutableBufferPointer { partBuffer in
+                                failures.withUnsafeMutableBufferPointer { failureBuffer in
+                                    let (batch, partOut, failureOut) = (UncheckedSendable(batch), SendableBuffer(partBuffer), SendableBuffer(failureBuffer))
+                                    Parallel.forEachChunk(count: threads) { chunk in
+                                        for k in chunk {
+                                            let range = cuts[k] ..< cuts[k + 1], lo = range.lowerBound, p = out.value
+                                            let ids = (p.0 + lo, p.1 + lo, p.2 + lo, p.3 + lo)
+                                            if k == 0 {
+                                                failureOut[k] = batch.value.pointee.internStrings(rows, range, firstRow: base + lo, into: ids)
+                                            } else {
+                                                var part = StepRows()
+                                                part.fixIdentity(rows.state == nil ? .key : .text)
+                                                failureOut[k] = part.internStrings(rows, range, firstRow: base + lo, into: ids)
+                                                partOut[k] = part
+                                            }
+                                        }
+                                    }
                                 }
-                            } catch {
-                                errorOut[k] = error
                             }
                         }
                     }
                 }
             }
         }
-        if let error = errors.first(where: { $0 != nil }) ?? nil { throw error }
-        for k in 1..<threads {
-            try append(contentsOf: parts[k], lineOffset: 0)
+        idColumns = [g, t, st, a]
+        (g, t, st, a) = ([], [], [], [])
+        let stringError = failures.first(where: { $0 != nil }) ?? nil
+        let kept = min(end, stringError?.index ?? end)
+        // Merge the parts that hold kept rows, in order, and remap their rows' ids.
+        for k in stride(from: 1, to: threads, by: 1) where cuts[k] < kept {
+            let maps = absorbTables(of: parts[k])
             parts[k] = StepRows()
-        }
-    }
-
-    /// Appends rows `range` of `rows` (batch row numbers start at `firstRow`, for messages).
-    ///
-    /// Column by column: the numbers are checked first (a refused step or reward bounds the rows
-    /// appended), then the strings are interned in row order into id columns, then every
-    /// column is appended in bulk. The error thrown is the first in row order, and within a row
-    /// in field order (group, trajectory, state, action, step, reward), as a row-by-row append
-    /// would throw it; the rows before it are appended.
-    private mutating func appendRows(_ rows: BorrowedRows, _ range: Range<Int>, firstRow: Int) throws(RewardFlowError) {
-        let numberError = Self.firstNumberError(rows, range, firstRow: firstRow)
-        let end = numberError?.index ?? range.upperBound
-        // Strings are checked up to and including the row of a number error: a bad string in
-        // that row comes first in field order.
-        let checked = range.lowerBound ..< min(range.upperBound, end + 1)
-        let stride = checked.count
-        var stringError: (index: Int, error: RewardFlowError)?
-        let ids = [Int32](unsafeUninitializedCapacity: 4 * stride) { ids, initialized in
-            stringError = internStrings(rows, checked, firstRow: firstRow, into: ids.baseAddress!)
-            initialized = 4 * stride  // rows past an error are never read
-        }
-        let kept = range.lowerBound ..< min(end, stringError?.index ?? end)
-        let m = kept.count
-        if m > 0 {
-            let lo = kept.lowerBound, stride = checked.count
-            ids.withUnsafeBufferPointer { ids in
-                let column = { (k: Int) in UnsafeBufferPointer(rebasing: ids[k * stride ..< k * stride + m]) }
-                appendChecked(
-                    group: column(0), trajectory: column(1), state: column(2), action: column(3),
-                    step: UnsafeBufferPointer(start: rows.step + lo, count: m),
-                    reward: UnsafeBufferPointer(start: rows.reward + lo, count: m),
-                    active: rows.active.map { UnsafeBufferPointer(start: $0 + lo, count: m) },
-                    noop: rows.noop.map { UnsafeBufferPointer(start: $0 + lo, count: m) })
+            let range = base + cuts[k] ..< base + min(cuts[k + 1], kept)
+            for c in idColumns.indices {
+                idColumns[c].withUnsafeMutableBufferPointer { ids in
+                    maps[c].withUnsafeBufferPointer { map in
+                        for r in range { ids[r] = map[Int(ids[r])] }
+                    }
+                }
             }
+        }
+        for c in idColumns.indices { idColumns[c].removeLast(checked - kept) }
+        restoreIDColumns(idColumns)
+        idColumns = []
+        if kept > 0 {
+            appendNumbers(
+                step: UnsafeBufferPointer(start: rows.step, count: kept),
+                reward: UnsafeBufferPointer(start: rows.reward, count: kept),
+                active: rows.active.map { UnsafeBufferPointer(start: $0, count: kept) },
+                noop: rows.noop.map { UnsafeBufferPointer(start: $0, count: kept) })
         }
         if let error = stringError?.error ?? numberError?.error { throw error }
     }
@@ -191,14 +198,16 @@ extension StepRows {
     }
 
     /// Interns the strings of rows `range`, writing the ids of row `range.lowerBound + j` at
-    /// `ids[j]` (group), `ids[n + j]` (trajectory), `ids[2n + j]` (state), `ids[3n + j]`
-    /// (action), `n = range.count`. Returns the first string error in row order, and within a
-    /// row in field order, with its row; ids of the rows from that row on are unspecified.
+    /// `ids.group[j]`, `ids.trajectory[j]`, `ids.state[j]`, `ids.action[j]` (row
+    /// `range.lowerBound` is batch row `firstRow`). Returns the first string error in row order,
+    /// and within a row in field order, with its row; ids from that row on are unspecified.
     ///
     /// One pass per column, each over the rows before the error found so far (and that row too
     /// for a later field), so a table only takes strings of rows up to the failing one.
     private mutating func internStrings(
-        _ rows: BorrowedRows, _ range: Range<Int>, firstRow: Int, into ids: UnsafeMutablePointer<Int32>
+        _ rows: BorrowedRows, _ range: Range<Int>, firstRow: Int,
+        into ids: (group: UnsafeMutablePointer<Int32>, trajectory: UnsafeMutablePointer<Int32>,
+                   state: UnsafeMutablePointer<Int32>, action: UnsafeMutablePointer<Int32>)
     ) -> (index: Int, error: RewardFlowError)? {
         typealias Failure = (index: Int, error: RewardFlowError)
         let n = range.count, base = range.lowerBound
@@ -207,20 +216,20 @@ extension StepRows {
         func rest() -> Range<Int> { base ..< (error.map { $0.index + 1 } ?? range.upperBound) }
         /// Keeps the earlier failure in row order (on the same row, the earlier field's).
         func keep(_ failure: Failure?) { if let failure, failure.index < (error?.index ?? .max) { error = failure } }
-        keep(Self.intern(rows.group, range, base: base, firstRow: firstRow, field: "group", runs: true, into: &groupNames, ids))
+        keep(Self.intern(rows.group, range, base: base, firstRow: firstRow, field: "group", runs: true, into: &groupNames, ids.group))
         keep(Self.intern(rows.trajectory, rest(), base: base, firstRow: firstRow, field: "trajectory", runs: true,
-                         into: &trajectoryNames, ids + n))
+                         into: &trajectoryNames, ids.trajectory))
         if let text = rows.state {
-            keep(Self.intern(text, rest(), base: base, firstRow: firstRow, field: "state", runs: false, into: &stateTexts, ids + 2 * n))
+            keep(Self.intern(text, rest(), base: base, firstRow: firstRow, field: "state", runs: false, into: &stateTexts, ids.state))
         } else if let keys = rows.stateKey {
-            for i in rest() { ids[2 * n + i - base] = stateKeys.intern(keys[i]) }
+            for i in rest() { ids.state[i - base] = stateKeys.intern(keys[i]) }
         } else {
-            (ids + 2 * n).initialize(repeating: 0, count: n)
+            ids.state.update(repeating: 0, count: n)
         }
         if let action = rows.action {
-            keep(Self.intern(action, rest(), base: base, firstRow: firstRow, field: "action", runs: false, into: &actionNames, ids + 3 * n))
+            keep(Self.intern(action, rest(), base: base, firstRow: firstRow, field: "action", runs: false, into: &actionNames, ids.action))
         } else {
-            (ids + 3 * n).initialize(repeating: actionNames.intern(UnsafeRawBufferPointer(start: nil, count: 0)), count: n)
+            ids.action.update(repeating: actionNames.intern(UnsafeRawBufferPointer(start: nil, count: 0)), count: n)
         }
         return error
     }

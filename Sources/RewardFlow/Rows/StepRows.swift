@@ -209,20 +209,37 @@ public struct StepRows: Sendable {
         action.append(a); reward.append(r); active.append(act); noop.append(n)
     }
 
-    /// Appends rows given as columns whose ids are interned and whose steps and rewards are
-    /// checked (steps in `0...maxStep`, rewards finite); `nil` flags: all active, no noop.
-    mutating func appendChecked(
-        group g: UnsafeBufferPointer<Int32>, trajectory t: UnsafeBufferPointer<Int32>,
-        state st: UnsafeBufferPointer<Int32>, action a: UnsafeBufferPointer<Int32>,
+    /// Appends the number columns of rows whose id columns are already appended, steps and
+    /// rewards checked (steps in `0...maxStep`, rewards finite); `nil` flags: all active, no noop.
+    mutating func appendNumbers(
         step s: UnsafeBufferPointer<Int64>, reward r: UnsafeBufferPointer<Double>,
         active act: UnsafeBufferPointer<UInt8>?, noop n: UnsafeBufferPointer<UInt8>?
     ) {
-        group.append(contentsOf: g); trajectory.append(contentsOf: t)
-        state.append(contentsOf: st); action.append(contentsOf: a)
         step.append(contentsOf: s.lazy.map { Int32(truncatingIfNeeded: $0) })
         reward.append(contentsOf: r)
         if let act { active.append(contentsOf: act.lazy.map { $0 != 0 }) } else { active.append(contentsOf: repeatElement(true, count: r.count)) }
         if let n { noop.append(contentsOf: n.lazy.map { $0 != 0 }) } else { noop.append(contentsOf: repeatElement(false, count: r.count)) }
+    }
+
+    /// The id columns (group, trajectory, state, action), moved out of the batch for a caller
+    /// that fills them in place; `restoreIDColumns` puts them back. In between the batch's
+    /// row count reads 0 and its rows must not be read.
+    mutating func takeIDColumns() -> [[Int32]] {
+        defer { (group, trajectory, state, action) = ([], [], [], []) }
+        return [group, trajectory, state, action]
+    }
+
+    /// Puts back the id columns taken by `takeIDColumns`, all of one length.
+    mutating func restoreIDColumns(_ columns: [[Int32]]) {
+        (group, trajectory, state, action) = (columns[0], columns[1], columns[2], columns[3])
+    }
+
+    /// Interns every string (or key) of `part`'s tables into this batch's, in id order; returns
+    /// the maps from `part`'s ids to this batch's: group, trajectory, state, action.
+    mutating func absorbTables(of part: StepRows) -> [[Int32]] {
+        [groupNames.absorb(part.groupNames), trajectoryNames.absorb(part.trajectoryNames),
+         identity == .key ? stateKeys.absorb(part.stateKeys) : stateTexts.absorb(part.stateTexts),
+         actionNames.absorb(part.actionNames)]
     }
 
     mutating func appendColumns(
