@@ -99,6 +99,29 @@ import Testing
         }
     }
 
+    @Test func exactSumOfSparseValuesIgnoresTheZeros() {
+        // Rewards are mostly zeros (a fast path adds them): the same sums with zeros of either
+        // sign spread among the values, against the Int64 oracle; zeros alone follow IEEE's signs.
+        var rng = SplitMix64(seed: 21)
+        for _ in 0..<300 {
+            let ints = (0..<(1 + Int(rng.next() % 6))).map { _ in Int64(rng.next() % 2_001) - 1_000 }
+            var xs: [Double] = []
+            for x in ints {
+                for _ in 0..<Int(rng.next() % 5) { xs.append(rng.next() % 2 == 0 ? 0.0 : -0.0) }
+                xs.append(Double(x) / 1_024)
+            }
+            for _ in 0..<Int(rng.next() % 5) { xs.append(rng.next() % 2 == 0 ? 0.0 : -0.0) }
+            let want = Double(ints.reduce(0, +)) / 1_024
+            #expect(ExactSum.of(xs) == want, "\(xs)")
+            var sum = ExactAccumulator()
+            for x in xs { sum.add(x) }
+            #expect(sum.value == want)
+        }
+        for (xs, negative) in [([-0.0, -0.0, -0.0], true), ([-0.0, 0.0], false), ([0.0, -0.0, -0.0], false), ([5, -0.0, -5], false)] as [([Double], Bool)] {
+            #expect(ExactSum.of(xs) == 0 && ExactSum.of(xs).sign == (negative ? .minus : .plus), "\(xs)")
+        }
+    }
+
     @Test func refusesBadOptions() {
         var options = ScoringOptions()
         options.gamma = 0

@@ -62,9 +62,12 @@ struct ExactAccumulator: Sendable {
             overflow += value
             return
         }
-        // ±0 onto partials whose largest is nonzero leaves every partial as it is (the loop
-        // below would keep each one and no new one): sparse rewards are mostly zeros.
-        if value == 0 && count > 0 && partials.words.0[0] != 0 && count == 1 { return }
+        // ±0 onto one partial p: the loop below would store p + (±0) and no low part (sparse
+        // rewards are mostly zeros; the sum keeps IEEE's sign of zero).
+        if value == 0 && count == 1 {
+            partials.words.0[0] += value
+            return
+        }
         withUnsafeMutableBytes(of: &partials) { raw in
             let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
             var x = value
