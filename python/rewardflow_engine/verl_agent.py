@@ -220,7 +220,7 @@ def apply_rewardflow_propagation(total_batch_list, config, tokenizer, envs, *, n
 
     # Pass 1: one engine row per entry of the state sequences (flat lists, then NumPy).
     sequences = [seq if isinstance(seq, (list, tuple)) else list(seq) for seq in raw_state_list]
-    (objs, seq_rewards), lengths = _core.gather(sequences, ("state", "reward"), "envs.state_preprocess: sequence")
+    objs, reward_bytes, lengths, all_text = _core.gather_states(sequences, "envs.state_preprocess: sequence")
     for i, (length, actions) in enumerate(zip(lengths, raw_action_list)):
         if length == 0:
             raise ValueError(f"envs.state_preprocess: sequence {i} is empty")
@@ -237,10 +237,15 @@ def apply_rewardflow_propagation(total_batch_list, config, tokenizer, envs, *, n
     offsets = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     starts, ends = offsets[:-1], offsets[1:]
-    try:
-        sequence_reward = np.array(seq_rewards, dtype=np.float64)
-    except (TypeError, ValueError):
-        sequence_reward = np.array([x if _finite(x) else np.nan for x in seq_rewards])
+    if reward_bytes is not None:  # every reward a real number (int or float)
+        sequence_reward = np.frombuffer(reward_bytes, dtype=np.float64)
+        seq_rewards = None  # the objects themselves are gathered again for a message
+    else:
+        (seq_rewards,), _ = _core.gather(sequences, ("reward",), "envs.state_preprocess: sequence")
+        try:
+            sequence_reward = np.array(seq_rewards, dtype=np.float64)
+        except (TypeError, ValueError):
+            sequence_reward = np.array([x if _finite(x) else np.nan for x in seq_rewards])
     # Row j's reward is the one of the action out of s_j: the reward s_{j+1} carries.
     reward = np.empty(n, dtype=np.float64)
     reward[:-1] = sequence_reward[1:]
@@ -249,11 +254,11 @@ def apply_rewardflow_propagation(total_batch_list, config, tokenizer, envs, *, n
         row = int(np.flatnonzero(~np.isfinite(reward))[0]) + 1
         i = int(np.searchsorted(ends, row, side="right"))
         raise ValueError(f"envs.state_preprocess: sequence {i} entry {row - int(starts[i])}: "
-                         f"reward: not a finite number ({seq_rewards[row]!r})")
+                         f"reward: not a finite number ({_reward_object(sequences, seq_rewards, row)!r})")
     if (sequence_reward[starts] != 0).any():
         i = int(np.flatnonzero(sequence_reward[starts] != 0)[0])
         raise ValueError(f"envs.state_preprocess: sequence {i} entry 0: reward: must be 0 "
-                         f"(the first state carries no reward), got {seq_rewards[int(starts[i])]!r}")
+                         f"(the first state carries no reward), got {_reward_object(sequences, seq_rewards, int(starts[i]))!r}")
     noops = None
     if rule is not None:
         noops = []
@@ -278,7 +283,7 @@ def apply_rewardflow_propagation(total_batch_list, config, tokenizer, envs, *, n
     trajectory = np.repeat(np.arange(count, dtype=np.int64), lengths)
     step = np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
     out = None
-    if set(map(type, objs)) == {str}:
+    if all_text:
         try:
             out = score(row_group, trajectory, step, objs, reward, **columns)
         except InvalidInputError:  # a lone surrogate: no UTF-8 form, but a valid Python key
@@ -323,6 +328,13 @@ def _write_exact(traj, i, at, objs, base, length):
                 step["step_rewards_abs"] = step["rewards"]
         except KeyError as error:
             raise _row_error(f"total_batch_list[{i}][{j}]", error.args[0], "missing") from None
+
+
+def _reward_object(sequences, rewards, row):
+    """Entry ``row``'s ``reward`` object as the state sequences hold it, for messages."""
+    if rewards is None:
+        (rewards,), _ = _core.gather(sequences, ("reward",), "envs.state_preprocess: sequence")
+    return rewards[row]
 
 
 def _finite(x):

@@ -720,11 +720,18 @@ PyDoc_STRVAR(gather_doc,
 "`sequences[i][j][key]` in row order, and the list of `len(sequences[i])`. A missing key or a\n"
 "non-list raises ValueError naming `name[i][j]` and the key.");
 
+static PyObject *gather_columns(PyObject *sequences, PyObject *keys, const char *name);
+
 static PyObject *gather(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *sequences, *keys;
     const char *name;
     if (!PyArg_ParseTuple(args, "OO!s:gather", &sequences, &PyTuple_Type, &keys, &name)) return NULL;
+    return gather_columns(sequences, keys, name);
+}
+
+/* gather's work: `keys` a tuple of str. */
+static PyObject *gather_columns(PyObject *sequences, PyObject *keys, const char *name) {
     Py_ssize_t count = sequence_size(sequences), key_count = PyTuple_Size(keys);
     if (count < 0) return PyErr_Format(PyExc_ValueError, "%s: expected a list of lists", name);
     PyObject *columns = PyTuple_New(key_count), *lengths = PyList_New(count);
@@ -778,6 +785,49 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(gather_states_doc,
+"gather_states(sequences, name) -> (states, rewards, lengths, all_text)\n"
+"--\n\n"
+"gather(sequences, ('state', 'reward'), name) for state sequences, with the rewards as the bytes\n"
+"of a float64 array (None when one is no real number: the caller then reads them itself) and\n"
+"whether every state is exactly a str.");
+
+static PyObject *gather_states(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *sequences;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "Os:gather_states", &sequences, &name)) return NULL;
+    PyObject *keys = Py_BuildValue("(ss)", "state", "reward");
+    if (!keys) return NULL;
+    PyObject *gathered = gather_columns(sequences, keys, name);
+    Py_DECREF(keys);
+    if (!gathered) return NULL;
+    PyObject *columns = PyTuple_GetItem(gathered, 0), *lengths = PyTuple_GetItem(gathered, 1);
+    PyObject *states = PyTuple_GetItem(columns, 0), *rewards = PyTuple_GetItem(columns, 1);
+    Py_ssize_t n = PyList_Size(states);
+    PyObject *buffer = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(double) * n);
+    if (!buffer) { Py_DECREF(gathered); return NULL; }
+    double *out = (double *)PyBytes_AsString(buffer);
+    int numbers = 1, all_text = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *reward = PyList_GetItem(rewards, i);
+        if (numbers) {
+            if (PyFloat_Check(reward) || PyLong_Check(reward)) {
+                out[i] = PyFloat_AsDouble(reward);
+                if (out[i] == -1.0 && PyErr_Occurred()) { PyErr_Clear(); numbers = 0; }
+            } else {
+                numbers = 0;
+            }
+        }
+        if (all_text && !PyUnicode_CheckExact(PyList_GetItem(states, i))) all_text = 0;
+    }
+    PyObject *result = Py_BuildValue("(OOOO)", states, numbers ? buffer : Py_None, lengths,
+                                     all_text ? Py_True : Py_False);
+    Py_DECREF(buffer);
+    Py_DECREF(gathered);
+    return result;
+}
+
 /* A contiguous 1-D buffer of `count` items of `itemsize` bytes, for the helpers below. */
 static int plain_buffer(PyObject *object, Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, const char *name) {
     if (PyObject_GetBuffer(object, b, PyBUF_C_CONTIGUOUS) < 0) return -1;
@@ -827,7 +877,12 @@ static int write_trajectory(PyObject *traj, PyObject *states, Py_ssize_t base, P
             if (!reward) goto fallback;
             reward_abs = Py_NewRef(reward);
         }
-        int failed = !reward || !reward_abs || PyObject_SetItem(step, names[STEP_REWARDS], reward) < 0 ||
+        int failed = !reward || !reward_abs;
+        if (!failed && PyDict_CheckExact(step))
+            failed = PyDict_SetItem(step, names[STEP_REWARDS], reward) < 0 ||
+                     PyDict_SetItem(step, names[STEP_REWARDS_ABS], reward_abs) < 0;
+        else if (!failed)
+            failed = PyObject_SetItem(step, names[STEP_REWARDS], reward) < 0 ||
                      PyObject_SetItem(step, names[STEP_REWARDS_ABS], reward_abs) < 0;
         Py_XDECREF(reward);
         Py_XDECREF(reward_abs);
@@ -914,6 +969,7 @@ static PyObject *operators(PyObject *module, PyObject *unused) {
 static PyMethodDef methods[] = {
     {"score", score, METH_VARARGS, score_doc},
     {"gather", gather, METH_VARARGS, gather_doc},
+    {"gather_states", gather_states, METH_VARARGS, gather_states_doc},
     {"write_step_rewards", write_step_rewards, METH_VARARGS, write_step_rewards_doc},
     {"version", version, METH_NOARGS, "The engine's version, \"MAJOR.MINOR.PATCH\"."},
     {"abi_version", abi_version, METH_NOARGS, "The engine's RF_ABI_VERSION."},

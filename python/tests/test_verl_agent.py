@@ -511,6 +511,21 @@ def test_malformed_state_sequences_name_the_entry(damage, message):
     assert str(error.value) == f"envs.state_preprocess: sequence[{i}][{j}]: {message}"
 
 
+@pytest.mark.parametrize("entry, reward, message", [
+    (0, 1, r"sequence \d+ entry 0: reward: must be 0 \(the first state carries no reward\), got 1$"),
+    (1, float("inf"), r"sequence \d+ entry 1: reward: not a finite number \(inf\)$"),
+    (1, "high", r"sequence \d+ entry 1: reward: not a finite number \('high'\)$"),
+])
+def test_bad_rewards_are_named_as_given(entry, reward, message):
+    class Rewarded(SokobanEnvironmentManager):
+        def state_preprocess(self, total_batch_list, tokenizer):
+            states, actions = super().state_preprocess(total_batch_list, tokenizer)
+            next(seq for seq in states if len(seq) > 1)[entry]["reward"] = reward
+            return states, actions
+    with pytest.raises(ValueError, match=message):
+        apply_rewardflow_propagation(generate(4, groups=3), Config, IdentityTokenizer(), Rewarded())
+
+
 def test_text_states_without_utf8_form_are_states_too():
     # A lone surrogate has no UTF-8 form: the engine refuses such text, so the drop-in keys the
     # states in Python instead; the result equals the batch with the surrogates replaced.
