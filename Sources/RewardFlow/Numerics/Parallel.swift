@@ -51,6 +51,22 @@ enum Parallel {
     }
 }
 
+extension Parallel {
+    /// `body(k)` for the parts `k` in `0..<parts`, concurrently (as `forEachChunk` splits
+    /// them), and the results in part order; `body` writes nothing shared but through its
+    /// own part's result.
+    static func map<Result>(parts: Int, _ body: (Int) -> Result) -> [Result] {
+        var results = [Result?](repeating: nil, count: parts)
+        results.withUnsafeMutableBufferPointer { out in
+            let slots = SendableBuffer(out)
+            forEachChunk(count: parts) { chunk in
+                for k in chunk { slots[k] = body(k) }
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
 /// Engine-wide execution settings (threads of the parallel loops; the BLAS in use).
 ///
 /// Output never depends on these: every parallel loop writes results to fixed slots and every

@@ -115,32 +115,23 @@ extension StepRows {
         for c in idColumns.indices { idColumns[c].append(contentsOf: repeatElement(0, count: checked)) }
         var (g, t, st, a) = (idColumns[0], idColumns[1], idColumns[2], idColumns[3])
         idColumns = []
-        var parts = [StepRows](repeating: StepRows(), count: threads)
-        var failures = [Failure?](repeating: nil, count: threads)
-        g.withUnsafeMutableBufferPointer { g in
+        var parts = g.withUnsafeMutableBufferPointer { g in
             t.withUnsafeMutableBufferPointer { t in
                 st.withUnsafeMutableBufferPointer { st in
                     a.withUnsafeMutableBufferPointer { a in
-                        let out = UncheckedSendable((g.baseAddress! + base, t.baseAddress! + base, st.baseAddress! + base, a.baseAddress! + base))
-                        withUnsafeMutablePointer(to: &self) { batch in
-                            parts.withUnsafeMutableBufferPointer { partBuffer in
-                                failures.withUnsafeMutableBufferPointer { failureBuffer in
-                                    let (batch, partOut, failureOut) = (UncheckedSendable(batch), SendableBuffer(partBuffer), SendableBuffer(failureBuffer))
-                                    Parallel.forEachChunk(count: threads) { chunk in
-                                        for k in chunk {
-                                            let range = cuts[k] ..< cuts[k + 1], lo = range.lowerBound, p = out.value
-                                            let ids = (p.0 + lo, p.1 + lo, p.2 + lo, p.3 + lo)
-                                            if k == 0 {
-                                                failureOut[k] = batch.value.pointee.internStrings(rows, range, firstRow: base + lo, into: ids)
-                                            } else {
-                                                var part = StepRows()
-                                                part.fixIdentity(rows.state == nil ? .key : .text)
-                                                failureOut[k] = part.internStrings(rows, range, firstRow: base + lo, into: ids)
-                                                partOut[k] = part
-                                            }
-                                        }
-                                    }
+                        let ids = UncheckedSendable((g.baseAddress! + base, t.baseAddress! + base, st.baseAddress! + base, a.baseAddress! + base))
+                        return withUnsafeMutablePointer(to: &self) { batch in
+                            let batch = UncheckedSendable(batch)
+                            return Parallel.map(parts: threads) { k -> (tables: StepRows?, failure: Failure?) in
+                                let range = cuts[k] ..< cuts[k + 1], lo = range.lowerBound, p = ids.value
+                                let out = (p.0 + lo, p.1 + lo, p.2 + lo, p.3 + lo)
+                                if k == 0 {
+                                    return (nil, batch.value.pointee.internStrings(rows, range, firstRow: base + lo, into: out))
                                 }
+                                var part = StepRows()
+                                part.fixIdentity(rows.state == nil ? .key : .text)
+                                let failure = part.internStrings(rows, range, firstRow: base + lo, into: out)
+                                return (part, failure)
                             }
                         }
                     }
@@ -149,12 +140,13 @@ extension StepRows {
         }
         idColumns = [g, t, st, a]
         (g, t, st, a) = ([], [], [], [])
-        let stringError = failures.first(where: { $0 != nil }) ?? nil
+        let stringError = parts.lazy.compactMap(\.failure).first
         let kept = min(end, stringError?.index ?? end)
         // Merge the parts that hold kept rows, in order, and remap their rows' ids.
         for k in stride(from: 1, to: threads, by: 1) where cuts[k] < kept {
-            let maps = absorbTables(of: parts[k])
-            parts[k] = StepRows()
+            guard let tables = parts[k].tables else { continue }
+            let maps = absorbTables(of: tables)
+            parts[k].tables = nil
             let range = base + cuts[k] ..< base + min(cuts[k + 1], kept)
             for c in idColumns.indices {
                 idColumns[c].withUnsafeMutableBufferPointer { ids in
