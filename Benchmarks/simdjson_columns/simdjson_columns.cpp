@@ -17,8 +17,10 @@
 //
 // Build (Debian 12: apt-get install libsimdjson-dev, simdjson 3.0.1):
 //   g++ -O3 -std=c++17 -pthread simdjson_columns.cpp -o simdjson_columns -lsimdjson
-// Plain -O3 (no -march): the library picks its SIMD kernel (haswell/westmere/...) at run time,
-// only this file's own loops are built for baseline x86-64. -pthread defines _REENTRANT, which
+// Plain -O3 (no -march) is the portable build, but On-Demand is compiled from the header with the
+// kernel the compile flags allow (SIMDJSON_BUILTIN_IMPLEMENTATION, printed as ondemand_kernel):
+// baseline x86-64 gets the scalar `fallback`; add -march=native (icelake/haswell/...) for the real
+// speed. scripts/bench_jsonl.py builds and runs both. -pthread defines _REENTRANT, which
 // turns on SIMDJSON_THREADS_ENABLED: iterate_many then runs stage 1 of the next batch on a
 // second thread (our reader uses both cores too).
 //
