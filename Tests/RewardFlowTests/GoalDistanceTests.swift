@@ -181,7 +181,7 @@ import Testing
             ("g", "t3", 0, "a", 0, true), ("g", "t3", 1, "b", 0, true), ("g", "t3", 2, "d", 0, true),
         ])
         let index = try TrajectoryIndex(rows)
-        func groups(_ k: Int) -> [Int32] { StepGroupHistory.keys(rows, index: index, history: k) }
+        func groups(_ k: Int) -> [Int32] { StepGroupHistory.keys(rows, index: index, history: k, threads: 3) }
         // K = 0 would pair the "b" rows of t1 and t2; K = 1 separates them, (a,b) vs (z,b),
         // and keeps their "c" rows together, (b,c).
         let k1 = groups(1)

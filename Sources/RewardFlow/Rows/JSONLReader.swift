@@ -19,9 +19,13 @@ public enum JSONLReader {
 
     /// Reads the rows of the file at `path` (`"-"` reads standard input). A line longer than
     /// `maxLineBytes` is refused (`line N: json: line longer than ...`) before more of it is read.
+    /// Large chunks are parsed on `threads` threads (nil: `Execution.threadCount`); rows, ids and
+    /// errors never depend on it.
     public static func read(
-        path: String, maxLineBytes: Int = defaultMaxLineBytes, progress: ((Int) -> Void)? = nil
+        path: String, maxLineBytes: Int = defaultMaxLineBytes, threads: Int? = nil,
+        progress: ((Int) -> Void)? = nil
     ) throws(RewardFlowError) -> StepRows {
+        let threads = Parallel.threads(threads)
         guard maxLineBytes > 0 else {
             throw .invalidParameter(name: "max-line-bytes", message: "must be positive, got \(maxLineBytes)")
         }
@@ -62,7 +66,7 @@ public enum JSONLReader {
                     end = nl + 1
                 }
                 do throws(RewardFlowError) {
-                    try parseParallel(&parser, &shards, base, end)
+                    try parseParallel(&parser, &shards, base, end, threads: threads)
                 } catch {
                     return .failure(error)
                 }
@@ -89,20 +93,23 @@ public enum JSONLReader {
                       message: "line longer than \(limit) bytes (the limit; rewardflow score --max-line-bytes raises it)")
     }
 
-    /// Parses rows from JSONL text held in memory.
-    public static func parse(_ text: String) throws(RewardFlowError) -> StepRows {
+    /// Parses rows from JSONL text held in memory (on `threads` threads when large; nil:
+    /// `Execution.threadCount`).
+    public static func parse(_ text: String, threads: Int? = nil) throws(RewardFlowError) -> StepRows {
         var bytes = Array(text.utf8)
-        return try parse(bytes: &bytes)
+        return try parse(bytes: &bytes, threads: threads)
     }
 
-    /// Parses rows from JSONL bytes held in memory.
-    public static func parse(bytes: inout [UInt8]) throws(RewardFlowError) -> StepRows {
+    /// Parses rows from JSONL bytes held in memory (on `threads` threads when large; nil:
+    /// `Execution.threadCount`).
+    public static func parse(bytes: inout [UInt8], threads: Int? = nil) throws(RewardFlowError) -> StepRows {
+        let threads = Parallel.threads(threads)
         var parser = Parser()
         try bytes.withUnsafeBytes { raw -> Result<Void, RewardFlowError> in
             guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .success(()) }
             do throws(RewardFlowError) {
                 var shards: [Parser] = []
-                try parseParallel(&parser, &shards, base, raw.count)
+                try parseParallel(&parser, &shards, base, raw.count, threads: threads)
             } catch {
                 return .failure(error)
             }
@@ -112,16 +119,16 @@ public enum JSONLReader {
     }
 
     /// Parses the complete lines `base[0..<count]` into `parser`, split at line boundaries
-    /// into one part per thread. Part 0 goes straight into `parser`; every other part into a
+    /// into one part per thread (`threads` of them). Part 0 goes straight into `parser`; every other part into a
     /// fresh parser whose rows are then appended in order, interning their strings into the
     /// batch's tables in their order of first appearance. So ids, rows and errors are exactly
     /// those of a sequential parse, whatever the thread count.
     /// `shards` are the other parts' parsers, kept from chunk to chunk (emptied, capacity kept,
     /// so their buffers are not mapped afresh for every chunk).
     private static func parseParallel(
-        _ parser: inout Parser, _ shards: inout [Parser], _ base: UnsafePointer<UInt8>, _ count: Int
+        _ parser: inout Parser, _ shards: inout [Parser], _ base: UnsafePointer<UInt8>, _ count: Int,
+        threads: Int
     ) throws(RewardFlowError) {
-        let threads = Parallel.threadCount
         guard threads > 1, count >= parallelThreshold else {
             try parser.parseLines(base, count)
             return
@@ -145,7 +152,7 @@ public enum JSONLReader {
             shards.withUnsafeMutableBufferPointer { shardBuffer in
                 errors.withUnsafeMutableBufferPointer { errorBuffer in
                     let (first, shardOut, errorOut) = (UncheckedSendable(first), SendableBuffer(shardBuffer), SendableBuffer(errorBuffer))
-                    Parallel.forEachChunk(count: threads) { parts in
+                    Parallel.forEachChunk(threads: threads, count: threads) { parts in
                         for k in parts {
                             do throws(RewardFlowError) {
                                 if k == 0 {

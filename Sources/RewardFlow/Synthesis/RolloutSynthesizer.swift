@@ -55,6 +55,9 @@ public struct SynthesisOptions: Sendable {
     /// counter changed, two listed items swapped, a word dropped, or an accent added, so that
     /// near-duplicate texts exercise similarity merging (SPEC §2.1). 0: none.
     public var perturbFraction = 0.0
+    /// Threads generating and rendering groups (nil: `Execution.threadCount`). The batch never
+    /// depends on it.
+    public var threads: Int?
 
     /// The defaults: 16 groups × 8 rollouts × 50 steps (the paper's batch).
     public init() {}
@@ -74,6 +77,7 @@ public struct SynthesisOptions: Sendable {
         // Upper bounds: what one scoring batch holds (2^31 − 2 rows, steps below 2^31) and a
         // group's hidden world in memory (states × branching ≤ 2^22 targets per thread).
         let maxRows = StepRows.maxRows
+        if let threads { try check(threads >= 1, "threads", "must be an integer >= 1, got \(threads)") }
         try range(groups, 1...maxRows, "groups")
         try range(rollouts, 1...maxRows, "rollouts")
         try range(maxSteps, 1...maxRows, "max-steps")
@@ -192,7 +196,7 @@ public struct RolloutSynthesizer: Sendable {
             var block = [GroupWalks?](repeating: nil, count: hi - lo)
             block.withUnsafeMutableBufferPointer { out in
                 let output = SendableBuffer(out)
-                Parallel.forEachChunk(count: hi - lo) { range in
+                Parallel.forEachChunk(threads: Parallel.threads(options.threads), count: hi - lo) { range in
                     for i in range { output[i] = walkGroup(lo + i) }
                 }
             }
@@ -205,7 +209,7 @@ public struct RolloutSynthesizer: Sendable {
         var parts = [[UInt8]](repeating: [], count: block.count)
         parts.withUnsafeMutableBufferPointer { out in
             let output = SendableBuffer(out)
-            Parallel.forEachChunk(count: block.count) { range in
+            Parallel.forEachChunk(threads: Parallel.threads(options.threads), count: block.count) { range in
                 for i in range { output[i] = block[i].renderJSONL(markNoop: options.markNoop) }
             }
         }
