@@ -44,6 +44,17 @@ import Testing
         #expect(one == three)
     }
 
+    /// The linear and graph operators' parallel loops (groups, sparse products, residuals) too.
+    @Test(arguments: [PropagationOperator.discounted, .diffusion, .pagerank, .goalDistance])
+    func everyOperatorIsBitwiseIdenticalAtOneAndThreeThreads(op: PropagationOperator) throws {
+        var options = ScoringOptions()
+        options.propagation = op
+        options.advantage = .meanStdNorm
+        let one = try run(Self.batch, threads: 1, options: options)
+        let three = try run(Self.batch, threads: 3, options: options)
+        #expect(one == three)
+    }
+
     /// The count given is the count a loop splits into (work above `serialWork`), and a count
     /// below 1 is refused by the scorer.
     @Test(arguments: [1, 2, 3, 5])
