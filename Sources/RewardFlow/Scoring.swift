@@ -79,6 +79,11 @@ public struct ScoringOptions: Sendable {
     /// `max(0, j−K)...j` of its trajectory. 0 (the default): the row's own state. Refused
     /// together with `stepGroupSimilarity`.
     public var stepGroupHistory: Int = 0
+    /// Threads of the run's parallel loops (graph build, solves, extraction, advantages,
+    /// statistics), at least 1. `nil` (the default): `Execution.threadCount`, i.e.
+    /// `$REWARDFLOW_THREADS` when set, else the processor count, read once per process.
+    /// Outputs are the same bytes whatever the count (SPEC §6).
+    public var threads: Int?
 
     /// Default options: max-decay, γ = 0.9, first-seen node rewards, no advantages.
     public init() {}
@@ -107,6 +112,9 @@ public struct Scorer: Sendable {
         if let mode = options.advantage { _ = try Self.estimator(options, mode) }
         if options.stepReward == .progress && options.propagation != .goalDistance {
             throw .invalidParameter(name: "step_reward", message: "progress needs goal distances: it works with the goal-distance operator only, not \(options.propagation.rawValue)")
+        }
+        if let threads = options.threads, threads < 1 {
+            throw .invalidParameter(name: "threads", message: "must be an integer >= 1, got \(threads)")
         }
         guard options.stepGroupHistory >= 0 else {
             throw .invalidParameter(name: "step_group_history", message: "must be an integer >= 0, got \(options.stepGroupHistory)")
@@ -141,22 +149,24 @@ public struct Scorer: Sendable {
     static func propagator(_ options: ScoringOptions) throws(RewardFlowError) -> any Propagator {
         switch options.propagation {
         case .maxDecay:
-            return try MaxDecay(gamma: options.gamma)
+            return try MaxDecay(gamma: options.gamma, threads: options.threads)
         case .trajectoryReturn:
             throw .invalidParameter(name: "operator", message: "trajectory-return works on rows, not on the state graph")
         case .discounted:
             return try Discounted(
                 gamma: options.gamma, solver: options.solver, tolerance: options.tolerance,
-                maxIterations: options.maxIterations)
+                maxIterations: options.maxIterations, threads: options.threads)
         case .pagerank:
             guard options.solver == .auto || options.solver == .iterative else {
                 throw .invalidParameter(name: "solver", message: "pagerank is solved by power iteration only (choose auto or iterative)")
             }
-            return try PageRank(alpha: options.alpha, tolerance: options.tolerance, maxIterations: options.maxIterations)
+            return try PageRank(
+                alpha: options.alpha, tolerance: options.tolerance, maxIterations: options.maxIterations,
+                threads: options.threads)
         case .diffusion:
-            return try Diffusion(alpha: options.alpha, solver: options.solver)
+            return try Diffusion(alpha: options.alpha, solver: options.solver, threads: options.threads)
         case .goalDistance:
-            return try GoalDistance(gamma: options.gamma, goalReward: options.goalReward)
+            return try GoalDistance(gamma: options.gamma, goalReward: options.goalReward, threads: options.threads)
         }
     }
 
@@ -174,10 +184,13 @@ public struct Scorer: Sendable {
     /// The state graph of `rows` as scoring builds it (SPEC §2, with graph similarity when set).
     func stateGraph(_ rows: StepRows, index: TrajectoryIndex, explain: inout SolveExplanation) -> StateGraph {
         var states: [Int32]?
+        let threads = Parallel.threads(options.threads)
         if let t = options.similarity {
-            states = explain.time("similarity") { SimilarStates.graphStates(rows, index: index, threshold: t) }
+            states = explain.time("similarity") { SimilarStates.graphStates(rows, index: index, threshold: t, threads: threads) }
         }
-        return explain.time("graph") { GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index, states: states) }
+        return explain.time("graph") {
+            GraphBuilder(nodeReward: options.nodeReward, threads: threads).build(rows, index: index, states: states)
+        }
     }
 
     /// `score`, also returning the index and the state graph it built (nil under
@@ -186,6 +199,8 @@ public struct Scorer: Sendable {
         _ rows: StepRows, explain: inout SolveExplanation
     ) throws(RewardFlowError) -> (scored: ScoredRows, index: TrajectoryIndex, graph: StateGraph?) {
         try Self.checkSimilarity(options, rows)
+        let threads = Parallel.threads(options.threads)
+        explain.threads = threads
         let index = try explain.time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows) }
         let rewards: RowRewards
         var kept: StateGraph?
@@ -216,7 +231,7 @@ public struct Scorer: Sendable {
                 explain.notes.append("OpenBLAS kernels: \(BLAS.coreName)")
             }
             rewards = explain.time("extract") {
-                RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values, rule: rule)
+                RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values, rule: rule, threads: threads)
             }
         }
         if options.stepReward != .difference { explain.notes.append("step reward: \(options.stepReward.rawValue)") }
@@ -228,15 +243,15 @@ public struct Scorer: Sendable {
             }
             var stepStates: [Int32]?
             if let t = options.stepGroupSimilarity {
-                stepStates = explain.time("step-group similarity") { SimilarStates.stepGroupStates(rows, index: index, threshold: t) }
+                stepStates = explain.time("step-group similarity") { SimilarStates.stepGroupStates(rows, index: index, threshold: t, threads: threads) }
             } else if options.stepGroupHistory > 0 {
                 stepStates = explain.time("step-group history") {
-                    StepGroupHistory.keys(rows, index: index, history: options.stepGroupHistory)
+                    StepGroupHistory.keys(rows, index: index, history: options.stepGroupHistory, threads: threads)
                 }
             }
             advantages = try explain.time("advantages") { () throws(RewardFlowError) in
                 try Self.estimator(options, mode)
-                    .advantages(rows, index: index, stepReward: rewards.stepReward, stepStates: stepStates)
+                    .advantages(rows, index: index, stepReward: rewards.stepReward, stepStates: stepStates, threads: threads)
             }
         }
         let scored = ScoredRows(rewards: rewards, advantages: advantages)

@@ -79,6 +79,11 @@ struct ScoreOptions: ParsableArguments {
             transform: Parse.nonNegative)
     var stepGroupHistory = ScoringOptions().stepGroupHistory
 
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Threads of the engine's parallel loops (default: $REWARDFLOW_THREADS, else the processor count); the output is the same bytes at any count.", valueName: "N"),
+            transform: Parse.positive)
+    var threads: Int?
+
     @Flag(help: "Print what was solved (backends, iterations, residual, stage times) to stderr.")
     var explain = false
 
@@ -109,6 +114,7 @@ struct ScoreOptions: ParsableArguments {
         o.episodeWeighting = episodeWeighting
         o.episodeWeight = episodeWeight
         o.stepGroupHistory = stepGroupHistory
+        o.threads = threads
         return o
     }
 }
@@ -123,16 +129,16 @@ struct ScoreCommand: ParsableCommand {
 
     func run() {
         let options = score.scoring()
-        let input = score.input, output = score.output, maxLineBytes = score.maxLineBytes
+        let input = score.input, output = score.output, maxLineBytes = score.maxLineBytes, threads = options.threads
         do {
             let scorer = try Scorer(options: options)
             var report = SolveExplanation()
             let progress = ScoreProgress(enabled: !score.quiet)
-            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input, maxLineBytes: maxLineBytes, progress: progress.read) }
+            let rows = try report.time("read") { () throws(RewardFlowError) in try JSONLReader.read(path: input, maxLineBytes: maxLineBytes, threads: threads, progress: progress.read) }
             progress.scoring(rows)
             let scored = try scorer.score(rows, explain: &report)
             progress.writing(rows)
-            try report.time("write") { () throws(RewardFlowError) in try JSONLWriter.write(rows, scored, to: output, progress: progress.written) }
+            try report.time("write") { () throws(RewardFlowError) in try JSONLWriter.write(rows, scored, to: output, threads: threads, progress: progress.written) }
             progress.finish()
             if score.explain { ProgressBar.writeStderr("\(report)\n") }
         } catch {

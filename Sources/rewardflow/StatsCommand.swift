@@ -10,7 +10,7 @@ enum ScoredInput {
     static func load(_ options: ScoreOptions) -> ScoredBatch {
         let input = options.input, scoring = options.scoring(advantage: .meanNorm)
         return run { () throws(RewardFlowError) in
-            let rows = try JSONLReader.read(path: input)
+            let rows = try JSONLReader.read(path: input, threads: scoring.threads)
             return try Scorer(options: scoring).scoreBatch(rows)
         }
     }

@@ -75,6 +75,11 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .customLong("perturb"), parsing: .unconditional,
             help: ArgumentHelp("Fraction in [0, 1] of rows whose observation text is perturbed (default: \(defaults.perturbFraction)).", valueName: "f"), transform: Parse.number)
     var perturbFraction = defaults.perturbFraction
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Threads of the engine's parallel loops (default: $REWARDFLOW_THREADS, else the processor count); the output is the same bytes at any count.", valueName: "N"),
+            transform: Parse.positive)
+    var threads: Int?
+
     @Option(parsing: .unconditional, help: ArgumentHelp("The seed: equal options give byte-identical batches.", valueName: "S"))
     var seed = defaults.seed
     @Option(name: [.customShort("o"), .long], parsing: .unconditional,
@@ -107,6 +112,7 @@ struct SynthCommand: ParsableCommand {
         o.markNoop = markNoop
         o.perturbFraction = perturbFraction
         o.seed = seed
+        o.threads = threads
         return o
     }
 

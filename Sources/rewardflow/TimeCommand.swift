@@ -40,12 +40,18 @@ struct TimeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Advantages.", valueName: "MODE"))
     var advantage = AdvantageChoice.meanNorm
 
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Threads of the engine's parallel loops (default: $REWARDFLOW_THREADS, else the processor count); the output is the same bytes at any count.", valueName: "N"),
+            transform: Parse.positive)
+    var threads: Int?
+
     /// The library's options.
     var options: ScoringOptions {
         var o = ScoringOptions()
         o.gamma = gamma
         o.propagation = propagation
         o.advantage = advantage.mode
+        o.threads = threads
         return o
     }
 
@@ -58,7 +64,7 @@ struct TimeCommand: ParsableCommand {
     }
 
     func measure() throws(RewardFlowError) {
-        let options = options, repeats = max(1, repeats)
+        let options = options, repeats = max(1, repeats), threads = threads ?? Execution.threadCount
         var timings: [String: [Double]] = [:]
         func time<T>(_ stage: String, _ body: () throws(RewardFlowError) -> T) throws(RewardFlowError) -> T {
             let start = ProgressBar.now()
@@ -68,14 +74,15 @@ struct TimeCommand: ParsableCommand {
         }
         var rows: StepRows
         if let input {
-            rows = try JSONLReader.read(path: input)
+            rows = try JSONLReader.read(path: input, threads: threads)
             if input != "-" {
-                for _ in 0..<min(repeats, 5) { _ = try time("parse") { () throws(RewardFlowError) in try JSONLReader.read(path: input) } }
+                for _ in 0..<min(repeats, 5) { _ = try time("parse") { () throws(RewardFlowError) in try JSONLReader.read(path: input, threads: threads) } }
             }
         } else {
             var o = SynthesisOptions()
             o.groups = max(1, synthGroups)
             o.seed = seed
+            o.threads = threads
             rows = try RolloutSynthesizer(o).rows(identity: keys ? .key : .text)
         }
         let scorer = try Scorer(options: options)
@@ -84,23 +91,23 @@ struct TimeCommand: ParsableCommand {
             scored = try time("score") { () throws(RewardFlowError) in try scorer.score(rows) }
             if options.propagation == .maxDecay {
                 let index = try time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows) }
-                let graph = try time("graph") { GraphBuilder(nodeReward: options.nodeReward).build(rows, index: index) }
-                let values = try time("solve") { () throws(RewardFlowError) in try MaxDecay(gamma: options.gamma).values(on: graph) }
-                let rewards = try time("extract") { RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values) }
+                let graph = try time("graph") { GraphBuilder(nodeReward: options.nodeReward, threads: threads).build(rows, index: index) }
+                let values = try time("solve") { () throws(RewardFlowError) in try MaxDecay(gamma: options.gamma, threads: threads).values(on: graph) }
+                let rewards = try time("extract") { RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values, threads: threads) }
                 if let mode = options.advantage {
                     _ = try time("advantages") { () throws(RewardFlowError) in
                         try AdvantageEstimator(
                             mode: mode, stepWeight: options.stepWeight, episodeWeight: options.episodeWeight,
                             episodeWeighting: options.episodeWeighting)
-                            .advantages(rows, index: index, stepReward: rewards.stepReward)
+                            .advantages(rows, index: index, stepReward: rewards.stepReward, threads: threads)
                     }
                 }
             }
         }
-        for _ in 0..<min(repeats, 5) { _ = try time("render") { JSONLWriter.render(rows, scored) } }
+        for _ in 0..<min(repeats, 5) { _ = try time("render") { JSONLWriter.render(rows, scored, threads: threads) } }
         var checksum = 0.0
         for v in scored.rewards.value { checksum += v }
-        var fields = ["\"rows\": \(rows.count)", "\"threads\": \(Execution.threadCount)", "\"repeats\": \(repeats)"]
+        var fields = ["\"rows\": \(rows.count)", "\"threads\": \(threads)", "\"repeats\": \(repeats)"]
         for stage in ["parse", "index", "graph", "solve", "extract", "advantages", "score", "render"] {
             guard var samples = timings[stage], !samples.isEmpty else { continue }
             samples.sort()

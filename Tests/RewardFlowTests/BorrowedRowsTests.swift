@@ -33,7 +33,7 @@ import Testing
     /// bytes get a trailing 0xFF, which is not UTF-8.)
     static func borrowed(
         _ rows: [(String, String, Int, String, String, Double)], views: Bool, corrupt: [(Int, Int)] = [],
-        into batch: inout StepRows
+        threads: Int? = nil, into batch: inout StepRows
     ) throws {
         let texts = rows.map { [$0.0, $0.1, $0.3, $0.4] }
         var bases: [UnsafeMutableRawPointer] = [], offsets: [UnsafeMutablePointer<Int64>] = []
@@ -65,7 +65,7 @@ import Testing
                 try batch.append(borrowing: BorrowedRows(
                     count: rows.count, group: column(0), trajectory: column(1), step: step.baseAddress!,
                     state: column(2), stateKey: nil, action: column(3), reward: reward.baseAddress!,
-                    active: nil, noop: nil))
+                    active: nil, noop: nil), threads: threads)
             }
         }
     }
@@ -77,34 +77,29 @@ import Testing
         for id in 0..<Int32(a.stateTexts.count) { #expect(a.stateTexts.string(of: id) == b.stateTexts.string(of: id)) }
     }
 
+    /// At 1, 2 and 3 threads (60K rows are split into that many parts).
     @Test(arguments: [1, 2, 3])
     func equalsRowByRowAppendAtAnyThreadCount(threads: Int) throws {
-        let saved = Execution.threadCount
-        defer { Execution.threadCount = saved }
-        Execution.threadCount = threads
         let rows = Self.rows(count: 60_000, seed: 5)
         let oracle = try Self.oneByOne(rows)
         for views in [true, false] {
             var batch = StepRows()
-            try Self.borrowed(rows, views: views, into: &batch)
+            try Self.borrowed(rows, views: views, threads: threads, into: &batch)
             Self.expectEqual(batch, oracle)
             // A second append interns into the tables the first one filled.
             var twice = StepRows()
-            try Self.borrowed(Array(rows[..<35_000]), views: views, into: &twice)
-            try Self.borrowed(Array(rows[35_000...]), views: !views, into: &twice)
+            try Self.borrowed(Array(rows[..<35_000]), views: views, threads: threads, into: &twice)
+            try Self.borrowed(Array(rows[35_000...]), views: !views, threads: threads, into: &twice)
             Self.expectEqual(twice, oracle)
         }
     }
 
     @Test func firstBadRowInRowOrderIsReported() throws {
-        let saved = Execution.threadCount
-        defer { Execution.threadCount = saved }
-        Execution.threadCount = 2
         var rows = Self.rows(count: 100_000, seed: 9)
         rows[90_000].5 = .nan   // in the second part
         rows[30_000].2 = -1      // in the first part: this one is reported
         var batch = StepRows()
-        let error = thrownError { try Self.borrowed(rows, views: true, into: &batch) }
+        let error = thrownError { try Self.borrowed(rows, views: true, threads: 2, into: &batch) }
         #expect(error == .invalidInput(location: .row(30_000), field: "step", message: "must be a non-negative integer, got -1"))
     }
 
@@ -124,9 +119,6 @@ import Testing
     /// wherever the parts are cut; the batch holds exactly the rows before it.
     @Test(arguments: [1, 2, 3])
     func errorsComeInRowThenFieldOrder(threads: Int) throws {
-        let saved = Execution.threadCount
-        defer { Execution.threadCount = saved }
-        Execution.threadCount = threads
         let fields = ["group", "trajectory", "state", "action", "step", "reward"]
         let cases: [[(row: Int, field: Int)]] = [
             [(50_000, 5), (50_000, 2)], [(20_000, 4), (20_000, 0), (45_000, 1)], [(40_000, 3)],
@@ -147,7 +139,7 @@ import Testing
             let prefix = try Self.oneByOne(Array(rows[..<first.row]))
             for views in [true, false] {
                 var batch = StepRows()
-                let error = thrownError { try Self.borrowed(rows, views: views, corrupt: corrupt, into: &batch) }
+                let error = thrownError { try Self.borrowed(rows, views: views, corrupt: corrupt, threads: threads, into: &batch) }
                 guard case .invalidInput(let location, let field, _)? = error else {
                     Issue.record("\(bad): expected an input error, got \(String(describing: error))")
                     continue

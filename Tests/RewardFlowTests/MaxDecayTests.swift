@@ -116,7 +116,7 @@ import Testing
             let exact = try MaxDecay(gamma: gamma).values(on: g)
             let oracle = Self.fixedPoint(g, gamma: gamma)
             for i in 0..<g.nodeCount {
-                #expect(abs(exact[i] - oracle[i]) <= 1e-12, "trial \(trial) node \(i): \(exact[i]) vs \(oracle[i])")
+                #expect(abs(exact[i] - oracle[i]) <= 1e-13, "trial \(trial) node \(i): \(exact[i]) vs \(oracle[i])")
             }
         }
     }

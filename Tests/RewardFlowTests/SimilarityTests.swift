@@ -113,7 +113,7 @@ import Testing
 
             // Clusters: the engine's representatives partition rows as the oracle's labels do.
             let index = try TrajectoryIndex(input)
-            let states = SimilarStates.graphStates(input, index: index, threshold: t)
+            let states = SimilarStates.graphStates(input, index: index, threshold: t, threads: 3)
             var forward: [String: Int32] = [:], backward: [Int32: String] = [:]
             for r in rows.indices where graphLabels[r].hasPrefix("c") {
                 let key = rows[r].group + "|" + graphLabels[r]

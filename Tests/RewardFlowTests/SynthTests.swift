@@ -43,12 +43,11 @@ import Testing
     }
 
     @Test func outputDoesNotDependOnThreads() throws {
-        let saved = Execution.threadCount
-        defer { Execution.threadCount = saved }
-        Execution.threadCount = 1
-        let one = try RolloutSynthesizer(options(groups: 70)).jsonl()
-        Execution.threadCount = 3
-        let three = try RolloutSynthesizer(options(groups: 70)).jsonl()
+        var o = options(groups: 70)
+        o.threads = 1
+        let one = try RolloutSynthesizer(o).jsonl()
+        o.threads = 3
+        let three = try RolloutSynthesizer(o).jsonl()
         #expect(one == three)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import RewardFlow
 
@@ -17,15 +18,17 @@ import Testing
         return try! RolloutSynthesizer(o).jsonl()
     }()
 
-    /// Parses, scores and renders `bytes` with `threads` threads.
+    /// Parses, scores and renders `bytes` with `threads` threads, passed in the options of
+    /// every stage; checks that the scorer ran with that count.
     func run(_ bytes: [UInt8], threads: Int, options: ScoringOptions) throws -> [UInt8] {
-        let saved = Execution.threadCount
-        defer { Execution.threadCount = saved }
-        Execution.threadCount = threads
         var input = bytes
-        let rows = try JSONLReader.parse(bytes: &input)
-        let scored = try Scorer(options: options).score(rows)
-        return JSONLWriter.render(rows, scored)
+        let rows = try JSONLReader.parse(bytes: &input, threads: threads)
+        var options = options
+        options.threads = threads
+        var explain = SolveExplanation()
+        let scored = try Scorer(options: options).score(rows, explain: &explain)
+        #expect(explain.threads == threads)
+        return JSONLWriter.render(rows, scored, threads: threads)
     }
 
     @Test(arguments: [AdvantageMode.meanNorm, .meanStdNorm])
@@ -41,14 +44,40 @@ import Testing
         #expect(one == three)
     }
 
+    /// The linear and graph operators' parallel loops (groups, sparse products, residuals) too.
+    @Test(arguments: [PropagationOperator.discounted, .diffusion, .pagerank, .goalDistance])
+    func everyOperatorIsBitwiseIdenticalAtOneAndThreeThreads(op: PropagationOperator) throws {
+        var options = ScoringOptions()
+        options.propagation = op
+        options.advantage = .meanStdNorm
+        let one = try run(Self.batch, threads: 1, options: options)
+        let three = try run(Self.batch, threads: 3, options: options)
+        #expect(one == three)
+    }
+
+    /// The count given is the count a loop splits into (work above `serialWork`), and a count
+    /// below 1 is refused by the scorer.
+    @Test(arguments: [1, 2, 3, 5])
+    func threadCountReachesTheLoop(threads: Int) throws {
+        let chunks = Mutex(0)
+        Parallel.forEachChunk(threads: threads, count: 1_000) { _ in chunks.withLock { $0 += 1 } }
+        #expect(chunks.withLock { $0 } == threads)
+        var options = ScoringOptions()
+        options.threads = threads
+        #expect(try Scorer(options: options).options.threads == threads)
+    }
+
+    @Test func threadCountBelowOneIsRefused() {
+        var options = ScoringOptions()
+        options.threads = 0
+        #expect(thrownError { _ = try Scorer(options: options) }
+                == .invalidParameter(name: "threads", message: "must be an integer >= 1, got 0"))
+    }
+
     @Test func parallelParseInternsLikeASequentialParse() throws {
-        let saved = Execution.threadCount
-        defer { Execution.threadCount = saved }
         var bytes = Self.batch
-        Execution.threadCount = 1
-        let sequential = try JSONLReader.parse(bytes: &bytes)
-        Execution.threadCount = 2
-        let parallel = try JSONLReader.parse(bytes: &bytes)
+        let sequential = try JSONLReader.parse(bytes: &bytes, threads: 1)
+        let parallel = try JSONLReader.parse(bytes: &bytes, threads: 2)
         #expect(sequential.group == parallel.group)
         #expect(sequential.trajectory == parallel.trajectory)
         #expect(sequential.state == parallel.state)
@@ -191,16 +220,13 @@ import Testing
     }
 
     @Test func errorsInTheSecondHalfOfAParallelParseNameTheGlobalLine() {
-        let saved = Execution.threadCount
-        defer { Execution.threadCount = saved }
-        Execution.threadCount = 2
         let filler = String(repeating: "s", count: 200)
         var lines: [String] = []
         for i in 0..<12_000 { lines.append(line("\"\(filler)\(i % 50)\"", step: i, trajectory: "t")) }
         lines[9_000] = line("\"ok\"", step: 9_000, extra: #", "active": 3"#)
         let text = lines.joined(separator: "\n") + "\n"
         #expect(text.utf8.count > JSONLReader.parallelThreshold)
-        guard case .invalidInput(let location, let field, _)? = thrownError({ _ = try JSONLReader.parse(text) }) else {
+        guard case .invalidInput(let location, let field, _)? = thrownError({ _ = try JSONLReader.parse(text, threads: 2) }) else {
             Issue.record("bad line not refused")
             return
         }
@@ -210,7 +236,7 @@ import Testing
         // A state_key row after text rows, in the second half: the mix is refused at its line.
         lines[9_000] = #"{"group": "g", "trajectory": "t", "step": 9000, "state_key": 5, "reward": 0}"#
         let mixed = lines.joined(separator: "\n")
-        guard case .invalidInput(let where2, let field2, _)? = thrownError({ _ = try JSONLReader.parse(mixed) }) else {
+        guard case .invalidInput(let where2, let field2, _)? = thrownError({ _ = try JSONLReader.parse(mixed, threads: 2) }) else {
             Issue.record("mixed identities not refused")
             return
         }

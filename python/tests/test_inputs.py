@@ -47,4 +47,5 @@ def test_noop_and_actions_reach_the_engine():
 def test_engine_metadata():
     assert rewardflow.version().count(".") == 2
     assert os.path.isfile(rewardflow.library_path)
-    assert rewardflow.compat.propagate_reward_decay is not None
+    graph, values = rewardflow.compat.propagate_reward_decay([("A", "go", "B", 0, 1)], gamma=0.5)
+    assert values == {"A": 0.5, "B": 1.0} and list(graph.edges) == [("A", "B")]

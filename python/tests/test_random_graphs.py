@@ -103,7 +103,9 @@ def test_max_decay_matches_pure_python(seed):
     want = reference_score(**batch, gamma=gamma)
     got = rewardflow.score(**batch, gamma=gamma)
     for field in want:
-        np.testing.assert_allclose(got[field], want[field], rtol=0, atol=1e-12, err_msg=field)
+        # The same products γ·(γ·(… r)) in the same order: equal bit for bit (measured over the
+        # 40 seeds: no difference at all).
+        np.testing.assert_array_equal(got[field], want[field], err_msg=field)
 
     # The same batch with uint64 state keys instead of texts.
     keys = np.array([int(s[1:]) * 7919 + 2**63 for s in batch["state"]], dtype=np.uint64)

@@ -63,8 +63,10 @@ public struct AdvantageEstimator: Sendable {
     /// `stepStates` replaces the state column for the step groups (one id per row): the
     /// representatives of SPEC §5's step-group similarity (`SimilarStates.stepGroupStates`);
     /// nil groups rows by `rows.state`. Its ids must lie below `max(rows.stateCount, rows.count)`.
+    /// `threads`: of the parallel loop over groups (nil: `Execution.threadCount`).
     public func advantages(
-        _ rows: StepRows, index: TrajectoryIndex, stepReward: [Double], stepStates: [Int32]? = nil
+        _ rows: StepRows, index: TrajectoryIndex, stepReward: [Double], stepStates: [Int32]? = nil,
+        threads: Int? = nil
     ) -> RowAdvantages {
         let stateColumn = stepStates ?? rows.state
         let keyCount = stepStates == nil ? rows.stateCount : max(rows.stateCount, rows.count)
@@ -76,7 +78,7 @@ public struct AdvantageEstimator: Sendable {
             step.withUnsafeMutableBufferPointer { s in
                 combined.withUnsafeMutableBufferPointer { c in
                     let out = (SendableBuffer(e), SendableBuffer(s), SendableBuffer(c))
-                    Parallel.forEachChunk(count: index.groupCount, work: n) { groups in
+                    Parallel.forEachChunk(threads: Parallel.threads(threads), count: index.groupCount, work: n) { groups in
                         var scratch = GroupScratch(stateCount: keyCount)
                         for g in groups {
                             advantages(ofGroup: g, rows, stateColumn, index, stepReward, out, &scratch)

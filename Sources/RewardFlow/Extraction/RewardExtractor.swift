@@ -13,18 +13,20 @@ public enum RewardExtractor {
     /// Rewards from node values: row j < min(m, L−1) of a trajectory gets
     /// `V(s_{j+1}) − V(s_j)` and `V(s_{j+1})`; every other row keeps its environment reward.
     /// `rule` sets `step_reward` on that range (`step_reward_abs` is always `V(s_{j+1})`).
+    /// `threads`: of the parallel loops (nil: `Execution.threadCount`); the result never depends on it.
     public static func extract(
         _ rows: StepRows, index: TrajectoryIndex, graph: StateGraph, nodeValues: [Double],
-        rule: StepRule = .difference
+        rule: StepRule = .difference, threads: Int? = nil
     ) -> RowRewards {
         let n = rows.count
+        let threads = Parallel.threads(threads)
         var value = [Double](repeating: 0, count: n)
         var stepReward = rows.reward
         var stepRewardAbs = rows.reward
         // Rows in parallel chunks, then trajectories in parallel chunks: disjoint writes only.
         value.withUnsafeMutableBufferPointer { v in
             let out = SendableBuffer(v)
-            Parallel.forEachChunk(count: n, minimumChunk: 1 << 15) { range in
+            Parallel.forEachChunk(threads: threads, count: n, minimumChunk: 1 << 15) { range in
                 for r in range {
                     let node = graph.rowNode[r]
                     out[r] = node >= 0 ? nodeValues[Int(node)] : 0
@@ -41,7 +43,7 @@ public enum RewardExtractor {
         stepReward.withUnsafeMutableBufferPointer { sr in
             stepRewardAbs.withUnsafeMutableBufferPointer { sa in
                 let out = (SendableBuffer(sr), SendableBuffer(sa))
-                Parallel.forEachChunk(count: index.trajectoryCount, minimumChunk: 256) { trajectories in
+                Parallel.forEachChunk(threads: threads, count: index.trajectoryCount, minimumChunk: 256) { trajectories in
                     for t in trajectories {
                         let first = index.trajectoryRowStart[t]
                         let length = index.trajectoryRowStart[t + 1] - first

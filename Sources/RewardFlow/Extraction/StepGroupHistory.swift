@@ -3,12 +3,13 @@
 enum StepGroupHistory {
     /// One step-group key per row, to be passed as `stepStates` to `AdvantageEstimator`:
     /// active rows of a group with equal state sequences share an id (ids are local to the
-    /// group, below the group's row count); other rows keep their state id.
-    static func keys(_ rows: StepRows, index: TrajectoryIndex, history k: Int) -> [Int32] {
+    /// group, below the group's row count); other rows keep their state id. Groups run in
+    /// parallel on up to `threads` threads; the keys never depend on it.
+    static func keys(_ rows: StepRows, index: TrajectoryIndex, history k: Int, threads: Int) -> [Int32] {
         var out = rows.state
         out.withUnsafeMutableBufferPointer { buffer in
             let result = SendableBuffer(buffer)
-            Parallel.forEachChunk(count: index.groupCount, work: rows.count * (min(k, 64) + 1)) { groups in
+            Parallel.forEachChunk(threads: threads, count: index.groupCount, work: rows.count * (min(k, 64) + 1)) { groups in
                 var ids: [[Int32]: Int32] = [:]
                 var key: [Int32] = []
                 for g in groups {

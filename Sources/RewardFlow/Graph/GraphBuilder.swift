@@ -7,10 +7,14 @@
 public struct GraphBuilder: Sendable {
     /// How `r(s)` is chosen from a state's mentions.
     public var nodeReward: NodeRewardPolicy
+    /// Threads of the build's parallel loops; nil: `Execution.threadCount`. The graph never
+    /// depends on it.
+    public var threads: Int?
 
     /// Creates a builder.
-    public init(nodeReward: NodeRewardPolicy = .firstSeen) {
+    public init(nodeReward: NodeRewardPolicy = .firstSeen, threads: Int? = nil) {
         self.nodeReward = nodeReward
+        self.threads = threads
     }
 
     /// Builds the graph of `rows`, ordered by `index`.
@@ -24,13 +28,14 @@ public struct GraphBuilder: Sendable {
     public func build(_ rows: StepRows, index: TrajectoryIndex, states: [Int32]? = nil) -> StateGraph {
         let stateColumn = states ?? rows.state
         let groups = index.groupCount
+        let threads = Parallel.threads(self.threads)
         var parts = [GroupGraph?](repeating: nil, count: groups)
         // Per row: the local node of its state (-1: not a node), made global in `assemble`.
         var rowNode = [Int32](repeating: -1, count: rows.count)
         parts.withUnsafeMutableBufferPointer { out in
             rowNode.withUnsafeMutableBufferPointer { rowOut in
                 let (output, rowNodes) = (SendableBuffer(out), SendableBuffer(rowOut))
-                Parallel.forEachChunk(count: groups, work: rows.count) { range in
+                Parallel.forEachChunk(threads: threads, count: groups, work: rows.count) { range in
                     var scratch = GroupScratch(stateCount: rows.stateCount)
                     for g in range {
                         output[g] = buildGroup(g, rows, stateColumn, index, rowNodes, &scratch)
@@ -325,6 +330,7 @@ public struct GraphBuilder: Sendable {
             groupEdgeStart[g + 1] = groupEdgeStart[g] + part.edgeTarget.count
         }
         let nodes = groupNodeStart[groups], edges = groupEdgeStart[groups]
+        let threads = Parallel.threads(self.threads)
         var edgeStart = [Int](repeating: 0, count: nodes + 1)
         var edgeTarget = [Int32](repeating: 0, count: edges)
         var edgeWeight = [Double](repeating: 0, count: edges)
@@ -337,7 +343,7 @@ public struct GraphBuilder: Sendable {
                     nodeReward.withUnsafeMutableBufferPointer { nr in
                         nodeState.withUnsafeMutableBufferPointer { ns in
                             let out = (SendableBuffer(es), SendableBuffer(et), SendableBuffer(ew), SendableBuffer(nr), SendableBuffer(ns))
-                            Parallel.forEachChunk(count: groups, work: nodes + edges) { range in
+                            Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges) { range in
                                 for g in range {
                                     let part = parts[g]
                                     let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
@@ -359,7 +365,7 @@ public struct GraphBuilder: Sendable {
         }
         rowNode.withUnsafeMutableBufferPointer { rn in
             let out = SendableBuffer(rn)
-            Parallel.forEachChunk(count: rows.count, minimumChunk: 1 << 16) { range in
+            Parallel.forEachChunk(threads: threads, count: rows.count, minimumChunk: 1 << 16) { range in
                 for r in range where out[r] >= 0 {
                     out[r] += Int32(groupNodeStart[Int(rows.group[r])])
                 }

@@ -276,33 +276,3 @@ public enum DoubleFormatter {
     @usableFromInline
     static let digitPairTable: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 }
-
-/// JSON string literals of arbitrary text.
-enum JSONText {
-    /// `text` as a quoted JSON string (escaping quotes, backslashes and control characters).
-    static func quoted(_ text: String) -> [UInt8] {
-        var out: [UInt8] = [0x22]
-        appendEscaped(text.utf8, to: &out)
-        out.append(0x22)
-        return out
-    }
-
-    /// Appends the bytes of a string with JSON escapes (no quotes).
-    static func appendEscaped<S: Sequence>(_ bytes: S, to out: inout [UInt8]) where S.Element == UInt8 {
-        let hex = Array("0123456789abcdef".utf8)
-        for byte in bytes {
-            switch byte {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
-            case 0..<0x20:
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
-            default: out.append(byte)
-            }
-        }
-    }
-}

@@ -3,28 +3,26 @@ import Glibc
 #endif
 import Dispatch
 import CBLAS
-import Synchronization
 
 /// Fork-join over index ranges. Work is split into contiguous chunks whose results land in
 /// caller-indexed slots, so the output never depends on the thread count or the schedule.
 enum Parallel {
-    /// Threads used by `forEachChunk`: `$REWARDFLOW_THREADS` when set to a positive integer,
-    /// else the active processor count. Results never depend on it. An atomic, so a thread that
-    /// sets it while another scores is no data race (the scoring thread sees one value or the
-    /// other, and either gives the same output).
-    static var threadCount: Int {
-        get { threadSetting.load(ordering: .relaxed) }
-        set { threadSetting.store(newValue, ordering: .relaxed) }
-    }
-
-    private static let threadSetting = Atomic<Int>({
+    /// The thread count used when none is given: `$REWARDFLOW_THREADS` when set to a positive
+    /// integer, else the active processor count. Read once, at first use; never changes after.
+    static let defaultThreadCount: Int = {
         if let text = getenv("REWARDFLOW_THREADS"), let n = Int(String(cString: text)), n > 0 { return n }
         #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
         return 1
         #endif
-    }())
+    }()
+
+    /// `requested` (at least 1) when given, else `defaultThreadCount`.
+    static func threads(_ requested: Int?) -> Int {
+        guard let requested else { return defaultThreadCount }
+        return max(1, requested)
+    }
 
     /// Below this much work (rows, or nodes + edges) a loop is not split across threads.
     static let serialWork = 24_576
@@ -34,8 +32,11 @@ enum Parallel {
     ///
     /// `work` estimates the total work (rows, nodes + edges); below `serialWork` waking other
     /// threads costs more than it saves, so the loop runs on the calling thread.
-    static func forEachChunk(count: Int, minimumChunk: Int = 1, work: Int = .max, _ body: (Range<Int>) -> Void) {
-        let workers = work < serialWork ? 1 : min(threadCount, max(1, count / max(1, minimumChunk)))
+    /// At most `threads` chunks run; the output never depends on `threads`.
+    static func forEachChunk(
+        threads: Int, count: Int, minimumChunk: Int = 1, work: Int = .max, _ body: (Range<Int>) -> Void
+    ) {
+        let workers = work < serialWork ? 1 : min(threads, max(1, count / max(1, minimumChunk)))
         if workers <= 1 {
             if count > 0 { body(0..<count) }
             return
@@ -52,14 +53,14 @@ enum Parallel {
 }
 
 extension Parallel {
-    /// `body(k)` for the parts `k` in `0..<parts`, concurrently (as `forEachChunk` splits
-    /// them), and the results in part order; `body` writes nothing shared but through its
-    /// own part's result.
-    static func map<Result>(parts: Int, _ body: (Int) -> Result) -> [Result] {
+    /// `body(k)` for the parts `k` in `0..<parts`, concurrently on at most `threads` threads (as
+    /// `forEachChunk` splits them), and the results in part order; `body` writes nothing
+    /// shared but through its own part's result.
+    static func map<Result>(threads: Int, parts: Int, _ body: (Int) -> Result) -> [Result] {
         var results = [Result?](repeating: nil, count: parts)
         results.withUnsafeMutableBufferPointer { out in
             let slots = SendableBuffer(out)
-            forEachChunk(count: parts) { chunk in
+            forEachChunk(threads: threads, count: parts) { chunk in
                 for k in chunk { slots[k] = body(k) }
             }
         }
@@ -72,13 +73,11 @@ extension Parallel {
 /// Output never depends on these: every parallel loop writes results to fixed slots and every
 /// reduction is exactly rounded or in a fixed order (SPEC §6).
 public enum Execution {
-    /// Threads the engine's own parallel loops use (per-group graph build and solves, parsing,
-    /// advantages, output formatting). Default: `$REWARDFLOW_THREADS`, else the processor count.
-    /// Set it before scoring, not while a batch is being scored.
-    public static var threadCount: Int {
-        get { Parallel.threadCount }
-        set { Parallel.threadCount = max(1, newValue) }
-    }
+    /// Threads the engine's own parallel loops use when a run names no count
+    /// (`ScoringOptions.threads` and the like nil): `$REWARDFLOW_THREADS` when set to a positive
+    /// integer, else the processor count, read once. Read-only: a run chooses its own count
+    /// through its options, so no setting is shared between runs.
+    public static var threadCount: Int { Parallel.defaultThreadCount }
 
     /// OpenBLAS's kernel family (`openblas_get_corename()`), e.g. `"Prescott"` or `"SkylakeX"`.
     public static var blasCoreName: String { BLAS.coreName }

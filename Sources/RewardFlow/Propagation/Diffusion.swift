@@ -18,15 +18,19 @@ public struct Diffusion: Propagator {
     public let alpha: Double
     /// The backend (`auto`, `direct` or `dense`).
     public let solver: LinearSolver
+    /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
+    /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
+    public let threads: Int
 
     /// Creates the operator; refuses α outside [0, 1) and the `iterative` backend.
-    public init(alpha: Double, solver: LinearSolver = .auto) throws(RewardFlowError) {
+    public init(alpha: Double, solver: LinearSolver = .auto, threads: Int? = nil) throws(RewardFlowError) {
         try ParameterCheck.damping(alpha, name: "alpha")
         guard solver != .iterative else {
             throw .invalidParameter(name: "solver", message: "diffusion has no iterative backend (choose auto, direct or dense)")
         }
         self.alpha = alpha
         self.solver = solver
+        self.threads = Parallel.threads(threads)
     }
 
     /// `f` per node, recording backends, residual and stage times in `explain`.
@@ -54,7 +58,7 @@ public struct Diffusion: Propagator {
             explain.notes.append("auto: groups of ≤ \(Self.denseLimit) nodes by dposv, larger ones by CHOLMOD")
         }
         explain.residual = explain.time("residual") {
-            LinearSystems.maxAbs(count: n) { u in
+            LinearSystems.maxAbs(threads: threads, count: n) { u in
                 var t = 0.0
                 for e in s.rowStart[u]..<s.rowStart[u + 1] { t += s.value[e] * values[Int(s.column[e])] }
                 return values[u] - alpha * t - graph.nodeReward[u]
@@ -70,7 +74,7 @@ public struct Diffusion: Propagator {
         let alpha = self.alpha
         try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
             let out = SendableBuffer(out)
-            try LinearSystems.forEachGroup(groups, makeWorkspace: { DenseWorkspace() }) { (_, g, work) throws(RewardFlowError) in
+            try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { DenseWorkspace() }) { (_, g, work) throws(RewardFlowError) in
                 let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
                 work.reset(order: n)
                 for j in 0..<n {

@@ -31,11 +31,15 @@ public struct Discounted: Propagator {
     public let tolerance: Double
     /// Sweep cap of the iterative backend; reaching it is an error.
     public let maxIterations: Int
+    /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
+    /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
+    public let threads: Int
 
     /// Creates the operator; refuses γ outside (0, 1), a tolerance that is not a positive
     /// finite number, and fewer than one iteration.
     public init(
-        gamma: Double, solver: LinearSolver = .auto, tolerance: Double = 1e-12, maxIterations: Int = 10_000
+        gamma: Double, solver: LinearSolver = .auto, tolerance: Double = 1e-12, maxIterations: Int = 10_000,
+        threads: Int? = nil
     ) throws(RewardFlowError) {
         try ParameterCheck.discount(gamma, name: "gamma", allowOne: false)
         try ParameterCheck.iterative(tolerance: tolerance, maxIterations: maxIterations)
@@ -43,6 +47,7 @@ public struct Discounted: Propagator {
         self.solver = solver
         self.tolerance = tolerance
         self.maxIterations = maxIterations
+        self.threads = Parallel.threads(threads)
     }
 
     /// `V` per node, recording backends, iterations, residual and stage times in `explain`.
@@ -88,7 +93,7 @@ public struct Discounted: Propagator {
 
     /// `‖(I−γP)V − r‖∞` over the batch.
     func residual(_ v: [Double], _ graph: StateGraph, _ p: [Double]) -> Double {
-        LinearSystems.maxAbs(count: graph.nodeCount) { u in
+        LinearSystems.maxAbs(threads: threads, count: graph.nodeCount) { u in
             var s = 0.0
             for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] { s += p[e] * v[Int(graph.edgeTarget[e])] }
             return v[u] - gamma * s - graph.nodeReward[u]
@@ -106,7 +111,7 @@ public struct Discounted: Propagator {
         try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
             try isCyclic.withUnsafeMutableBufferPointer { (flags) throws(RewardFlowError) in
                 let (out, flags) = (SendableBuffer(out), SendableBuffer(flags))
-                try LinearSystems.forEachGroup(groups, makeWorkspace: { TopologicalOrder() }) { k, g, work in
+                try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { TopologicalOrder() }) { k, g, work in
                     let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
                     guard work.sort(base..<base + n, graph) else {
                         flags[k] = true
@@ -131,7 +136,7 @@ public struct Discounted: Propagator {
         guard !groups.isEmpty else { return }
         try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
             let out = SendableBuffer(out)
-            try LinearSystems.forEachGroup(groups, makeWorkspace: { DenseWorkspace() }) { (_, g, work) throws(RewardFlowError) in
+            try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { DenseWorkspace() }) { (_, g, work) throws(RewardFlowError) in
                 let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
                 work.reset(order: n)
                 for i in 0..<n {
@@ -216,7 +221,7 @@ public struct Discounted: Propagator {
                     sweeps += 1
                     v.withUnsafeBufferPointer { v in
                         next.withUnsafeMutableBufferPointer { next in
-                            m.multiply(v, into: next)  // next = γ·P·V
+                            m.multiply(v, into: next, threads: threads)  // next = γ·P·V
                             BLAS.axpy(1, r, next)  // next = r + γ·P·V
                             change.withUnsafeMutableBufferPointer { change in
                                 BLAS.copy(UnsafeBufferPointer(next), change)

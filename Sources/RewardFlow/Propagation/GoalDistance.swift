@@ -11,15 +11,19 @@ public struct GoalDistance: Propagator {
     public let gamma: Double
     /// The goal reward `R` (finite, > 0).
     public let goalReward: Double
+    /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
+    /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
+    public let threads: Int
 
     /// Creates the operator; refuses γ outside (0, 1) and `R` that is not a finite positive number.
-    public init(gamma: Double, goalReward: Double = 10) throws(RewardFlowError) {
+    public init(gamma: Double, goalReward: Double = 10, threads: Int? = nil) throws(RewardFlowError) {
         try ParameterCheck.discount(gamma, name: "gamma", allowOne: false)
         guard goalReward.isFinite && goalReward > 0 else {
             throw .invalidParameter(name: "goal_reward", message: "must be a finite number > 0, got \(goalReward)")
         }
         self.gamma = gamma
         self.goalReward = goalReward
+        self.threads = Parallel.threads(threads)
     }
 
     /// `V = R·γ^d` per node; `explain` records the operator and the solve time.
@@ -52,7 +56,7 @@ public struct GoalDistance: Propagator {
         distance.withUnsafeMutableBufferPointer { dist in
             unreachable.withUnsafeMutableBufferPointer { unr in
                 let out = (SendableBuffer(dist), SendableBuffer(unr))
-                Parallel.forEachChunk(count: groups, work: n + graph.edgeCount) { chunk in
+                Parallel.forEachChunk(threads: threads, count: groups, work: n + graph.edgeCount) { chunk in
                     var queue: [Int32] = []
                     for g in chunk {
                         out.1[g] = Self.bfs(graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1], graph, predecessors, out.0, &queue)

@@ -61,15 +61,15 @@ struct CompressedRows: Sendable {
         CompressedColumns(order: order, columnStart: rowStart, rowIndex: column, values: value)
     }
 
-    /// `y[i] = Σ_j A(i, j)·x[j]` for every row, in parallel chunks of rows.
-    func multiply(_ x: UnsafeBufferPointer<Double>, into y: UnsafeMutableBufferPointer<Double>) {
+    /// `y[i] = Σ_j A(i, j)·x[j]` for every row, in parallel chunks of rows (up to `threads`).
+    func multiply(_ x: UnsafeBufferPointer<Double>, into y: UnsafeMutableBufferPointer<Double>, threads: Int) {
         let out = SendableBuffer(y)
         let input = UncheckedSendable(x)
         rowStart.withUnsafeBufferPointer { rs in
             column.withUnsafeBufferPointer { cs in
                 value.withUnsafeBufferPointer { vs in
                     let (rs, cs, vs) = (UncheckedSendable(rs), UncheckedSendable(cs), UncheckedSendable(vs))
-                    Parallel.forEachChunk(count: order, minimumChunk: 8192) { rows in
+                    Parallel.forEachChunk(threads: threads, count: order, minimumChunk: 8192) { rows in
                         let x = input.value
                         for i in rows {
                             var s = 0.0
@@ -109,11 +109,11 @@ enum LinearSystems {
     }
 
     /// Runs `body(index, groups[index], &workspace)` for every group of `groups`, in parallel
-    /// chunks (one workspace per chunk, at least `groupsPerChunk` groups each, OpenBLAS kept at
+    /// chunks (up to `threads`; one workspace per chunk, at least `groupsPerChunk` groups each, OpenBLAS kept at
     /// one thread), and rethrows the error of the lowest-numbered failing group, so the outcome
     /// does not depend on the schedule.
     static func forEachGroup<Workspace>(
-        _ groups: [Int], groupsPerChunk: Int = 1, makeWorkspace: () -> Workspace,
+        _ groups: [Int], threads: Int, groupsPerChunk: Int = 1, makeWorkspace: () -> Workspace,
         _ body: (_ index: Int, _ group: Int, inout Workspace) throws(RewardFlowError) -> Void
     ) throws(RewardFlowError) {
         let failure = Mutex<(Int, RewardFlowError)?>(nil)
@@ -121,7 +121,7 @@ enum LinearSystems {
             withoutActuallyEscaping(body) { body in
                 let (make, run) = (UncheckedSendable(makeWorkspace), UncheckedSendable(body))
                 BLASThreads.singleThreaded {
-                    Parallel.forEachChunk(count: groups.count, minimumChunk: groupsPerChunk) { chunk in
+                    Parallel.forEachChunk(threads: threads, count: groups.count, minimumChunk: groupsPerChunk) { chunk in
                         var work = make.value()
                         for k in chunk {
                             do throws(RewardFlowError) {
@@ -141,12 +141,12 @@ enum LinearSystems {
         if let (_, error) = failure.withLock({ $0 }) { throw error }
     }
 
-    /// `max_i |f(i)|` over `0..<count`, in parallel chunks.
-    static func maxAbs(count: Int, _ f: (Int) -> Double) -> Double {
+    /// `max_i |f(i)|` over `0..<count`, in parallel chunks (up to `threads`).
+    static func maxAbs(threads: Int, count: Int, _ f: (Int) -> Double) -> Double {
         let best = Mutex(0.0)
         withoutActuallyEscaping(f) { f in
             let f = UncheckedSendable(f)
-            Parallel.forEachChunk(count: count, minimumChunk: 8192) { rows in
+            Parallel.forEachChunk(threads: threads, count: count, minimumChunk: 8192) { rows in
                 var m = 0.0
                 for i in rows {
                     let v = abs(f.value(i))

@@ -16,11 +16,15 @@
 public struct MaxDecay: Propagator {
     /// The decay factor γ ∈ (0, 1].
     public let gamma: Double
+    /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
+    /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
+    public let threads: Int
 
     /// Creates the operator; refuses γ outside (0, 1].
-    public init(gamma: Double) throws(RewardFlowError) {
+    public init(gamma: Double, threads: Int? = nil) throws(RewardFlowError) {
         try ParameterCheck.discount(gamma, name: "gamma", allowOne: true)
         self.gamma = gamma
+        self.threads = Parallel.threads(threads)
     }
 
     /// `V` per node, the exact limit; `explain` records the operator and the solve time.
@@ -35,7 +39,7 @@ public struct MaxDecay: Propagator {
         let predecessors = gamma < 1 ? graph.reversed() : graph
         values.withUnsafeMutableBufferPointer { out in
             let output = SendableBuffer(out)
-            Parallel.forEachChunk(count: graph.groupCount, work: graph.nodeCount + graph.edgeCount) { groups in
+            Parallel.forEachChunk(threads: threads, count: graph.groupCount, work: graph.nodeCount + graph.edgeCount) { groups in
                 var work = Workspace()
                 for g in groups {
                     solveGroup(graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1], graph, predecessors, output, &work)

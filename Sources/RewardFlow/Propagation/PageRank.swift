@@ -20,14 +20,20 @@ public struct PageRank: Propagator {
     public let tolerance: Double
     /// Sweep cap; reaching it is an error.
     public let maxIterations: Int
+    /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
+    /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
+    public let threads: Int
 
     /// Creates the operator; refuses α outside [0, 1), a non-positive tolerance, < 1 sweep.
-    public init(alpha: Double, tolerance: Double = 1e-12, maxIterations: Int = 10_000) throws(RewardFlowError) {
+    public init(
+        alpha: Double, tolerance: Double = 1e-12, maxIterations: Int = 10_000, threads: Int? = nil
+    ) throws(RewardFlowError) {
         try ParameterCheck.damping(alpha, name: "alpha")
         try ParameterCheck.iterative(tolerance: tolerance, maxIterations: maxIterations)
         self.alpha = alpha
         self.tolerance = tolerance
         self.maxIterations = maxIterations
+        self.threads = Parallel.threads(threads)
     }
 
     /// PageRank per node, recording sweeps, last change and stage times in `explain`.
@@ -59,7 +65,7 @@ public struct PageRank: Propagator {
                                 let (x, next, change, slots) = (
                                     UncheckedSendable(x), UncheckedSendable(next), UncheckedSendable(change),
                                     SendableBuffer(slots))
-                                try LinearSystems.forEachGroup(groups, groupsPerChunk: groupsPerChunk, makeWorkspace: { () }) { k, g, _ in
+                                try LinearSystems.forEachGroup(groups, threads: threads, groupsPerChunk: groupsPerChunk, makeWorkspace: { () }) { k, g, _ in
                                     let nodes = graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1]
                                     for u in nodes {
                                         var s = 0.0

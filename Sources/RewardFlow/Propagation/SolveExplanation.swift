@@ -38,6 +38,9 @@ public struct SolveExplanation: Sendable, CustomStringConvertible {
     public var stages: [Stage] = []
     /// Free-form remarks (thresholds applied, library facts).
     public var notes: [String] = []
+    /// Threads the run's parallel loops were given (`ScoringOptions.threads` resolved; 0 until
+    /// a scorer has run).
+    public var threads = 0
 
     /// An empty explanation.
     public init() {}

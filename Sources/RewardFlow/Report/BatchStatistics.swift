@@ -122,8 +122,12 @@ public struct BatchStatistics: Sendable, Equatable {
     public var stepGroupSizes: [SizeBin]
 
     /// Statistics from a scoring run's parts: the rows, their index, the batch's state graph
-    /// and the scorer's outputs (all of the same rows).
-    public init(rows: StepRows, index: TrajectoryIndex, graph: StateGraph, scored: ScoredRows, scoring: String = "") {
+    /// and the scorer's outputs (all of the same rows). Groups are summarised in parallel on
+    /// `threads` threads (nil: `Execution.threadCount`); the statistics never depend on it.
+    public init(
+        rows: StepRows, index: TrajectoryIndex, graph: StateGraph, scored: ScoredRows, scoring: String = "",
+        threads: Int? = nil
+    ) {
         let groupCount = index.groupCount
         var groups = [GroupStatistics?](repeating: nil, count: groupCount)
         var histograms = [[Int: Int]](repeating: [:], count: groupCount)
@@ -131,7 +135,7 @@ public struct BatchStatistics: Sendable, Equatable {
         groups.withUnsafeMutableBufferPointer { out in
             histograms.withUnsafeMutableBufferPointer { hist in
                 let (output, histogram) = (SendableBuffer(out), SendableBuffer(hist))
-                Parallel.forEachChunk(count: groupCount, work: rows.count) { range in
+                Parallel.forEachChunk(threads: Parallel.threads(threads), count: groupCount, work: rows.count) { range in
                     var scratch = Scratch(stateCount: rows.stateCount)
                     for g in range {
                         let (stats, sizes) = Self.group(g, rows, index, graph, reverse, scored, &scratch)
@@ -297,7 +301,7 @@ public struct ScoredBatch: Sendable {
 
     /// The batch's statistics.
     public func statistics() -> BatchStatistics {
-        BatchStatistics(rows: rows, index: index, graph: graph, scored: scored, scoring: options.summary)
+        BatchStatistics(rows: rows, index: index, graph: graph, scored: scored, scoring: options.summary, threads: options.threads)
     }
 }
 

@@ -87,7 +87,10 @@ extension StepRows {
     /// first enters a table (equal bytes need no second check). The error thrown is the first in
     /// row order, and within a row in field order (group, trajectory, state, action, step,
     /// reward); the rows before it are appended.
-    package mutating func append(borrowing rows: BorrowedRows) throws(RewardFlowError) {
+    ///
+    /// `threads`: at most this many parts (nil: `$REWARDFLOW_THREADS`, else the processor count);
+    /// the result never depends on it.
+    package mutating func append(borrowing rows: BorrowedRows, threads: Int? = nil) throws(RewardFlowError) {
         guard rows.count > 0 else { return }
         typealias Failure = (index: Int, error: RewardFlowError)
         try setIdentity(rows.state == nil ? .key : .text, at: .row(count))
@@ -97,7 +100,7 @@ extension StepRows {
         // Strings are checked up to and including the row of a number error: a bad string in
         // that row comes first in field order.
         let checked = min(rows.count, end + 1)
-        let threads = checked < Parallel.serialWork * 2 ? 1 : max(1, Parallel.threadCount)
+        let threads = checked < Parallel.serialWork * 2 ? 1 : Parallel.threads(threads)
         // Part 0 (a little smaller: it interns into the batch's large tables) goes into the
         // batch's tables, the others into tables of their own.
         var cuts = [0]
@@ -122,7 +125,7 @@ extension StepRows {
                         let ids = UncheckedSendable((g.baseAddress! + base, t.baseAddress! + base, st.baseAddress! + base, a.baseAddress! + base))
                         return withUnsafeMutablePointer(to: &self) { batch in
                             let batch = UncheckedSendable(batch)
-                            return Parallel.map(parts: threads) { k -> (tables: StepRows?, failure: Failure?) in
+                            return Parallel.map(threads: threads, parts: threads) { k -> (tables: StepRows?, failure: Failure?) in
                                 let range = cuts[k] ..< cuts[k + 1], lo = range.lowerBound, p = ids.value
                                 let out = (p.0 + lo, p.1 + lo, p.2 + lo, p.3 + lo)
                                 if k == 0 {

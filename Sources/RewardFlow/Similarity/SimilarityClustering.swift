@@ -100,11 +100,12 @@ enum SimilarStates {
     /// Per row, the representative state of its graph cluster (threshold `T`): occurrences
     /// walked in trajectory order then position over the SPEC §2 sequences; rows after a cut
     /// take the cluster of a byte-equal text in a sequence, else keep their own state (no node).
-    static func graphStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double) -> [Int32] {
+    /// Groups run in parallel on up to `threads` threads (the result never depends on it).
+    static func graphStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double, threads: Int) -> [Int32] {
         var out = rows.state
         out.withUnsafeMutableBufferPointer { buffer in
             let result = SendableBuffer(buffer)
-            Parallel.forEachChunk(count: index.groupCount, work: rows.count * 64) { groups in
+            Parallel.forEachChunk(threads: threads, count: index.groupCount, work: rows.count * 64) { groups in
                 let memo = StampedMap(count: rows.stateCount)
                 var clusterer = GreedyClusterer(threshold: threshold)
                 var repState: [Int32] = []
@@ -145,11 +146,12 @@ enum SimilarStates {
 
     /// Per active row, the representative state of its step group (threshold `T_s`): the active
     /// rows of each group in input order, greedy first match. Inactive rows keep their state.
-    static func stepGroupStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double) -> [Int32] {
+    /// Groups run in parallel on up to `threads` threads (the result never depends on it).
+    static func stepGroupStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double, threads: Int) -> [Int32] {
         var out = rows.state
         out.withUnsafeMutableBufferPointer { buffer in
             let result = SendableBuffer(buffer)
-            Parallel.forEachChunk(count: index.groupCount, work: rows.count * 64) { groups in
+            Parallel.forEachChunk(threads: threads, count: index.groupCount, work: rows.count * 64) { groups in
                 let memo = StampedMap(count: rows.stateCount)
                 var clusterer = GreedyClusterer(threshold: threshold)
                 var repState: [Int32] = []

@@ -14,13 +14,15 @@ public enum JSONLWriter {
     /// Rows per rendered block.
     static let blockRows = 16_384
 
-    /// Renders the output into bytes.
-    public static func render(_ rows: StepRows, _ scored: ScoredRows) -> [UInt8] {
+    /// Renders the output into bytes, on `threads` threads (nil: `Execution.threadCount`); the
+    /// bytes never depend on it.
+    public static func render(_ rows: StepRows, _ scored: ScoredRows, threads: Int? = nil) -> [UInt8] {
+        let threads = Parallel.threads(threads)
         let names = EscapedNames(rows)
         let perRow = scored.advantages == nil ? 140 : 240
-        let parts = max(1, min(Parallel.threadCount * 4, rows.count / blockRows))
+        let parts = max(1, min(threads * 4, rows.count / blockRows))
         let buffers = (0..<parts).map { _ in ByteBuffer(capacity: (rows.count / parts + 1) * perRow) }
-        Parallel.forEachChunk(count: parts) { range in
+        Parallel.forEachChunk(threads: threads, count: parts) { range in
             for b in range {
                 renderRows((rows.count * b / parts)..<(rows.count * (b + 1) / parts), rows, scored, names, buffers[b])
             }
@@ -42,18 +44,21 @@ public enum JSONLWriter {
     /// `"-"` writes to standard output; an existing path that is not a regular file (a device
     /// such as `/dev/null`, a FIFO) is opened and written in place, never replaced. On failure
     /// no file is left behind. `progress` is called (from the calling thread) with the number
-    /// of rows rendered so far.
+    /// of rows rendered so far. Blocks render on `threads` threads (nil: `Execution.threadCount`);
+    /// the bytes never depend on it.
     public static func write(
-        _ rows: StepRows, _ scored: ScoredRows, to path: String, progress: ((Int) -> Void)? = nil
+        _ rows: StepRows, _ scored: ScoredRows, to path: String, threads: Int? = nil,
+        progress: ((Int) -> Void)? = nil
     ) throws(RewardFlowError) {
+        let threads = Parallel.threads(threads)
         if path == "-" {
-            try writeAll(fd: .standardOutput, rows, scored, path: "<stdout>", direct: false, progress: progress)
+            try writeAll(fd: .standardOutput, rows, scored, path: "<stdout>", direct: false, threads: threads, progress: progress)
             return
         }
         if OutputFile.isDevice(path) {
             let fd = try FileIO.open(path, .writeOnly)
             do {
-                try writeAll(fd: fd, rows, scored, path: path, direct: false, progress: progress)
+                try writeAll(fd: fd, rows, scored, path: path, direct: false, threads: threads, progress: progress)
             } catch {
                 try? fd.close()
                 throw error
@@ -62,7 +67,7 @@ public enum JSONLWriter {
             return
         }
         let file = try OutputFile(path: path)
-        try writeAll(fd: file.descriptor, rows, scored, path: path, direct: true, progress: progress)
+        try writeAll(fd: file.descriptor, rows, scored, path: path, direct: true, threads: threads, progress: progress)
         try file.commit()
     }
 
@@ -70,10 +75,9 @@ public enum JSONLWriter {
     /// to a serial writer queue, at most two rounds in flight.
     private static func writeAll(
         fd: FileDescriptor, _ rows: StepRows, _ scored: ScoredRows, path: String, direct: Bool,
-        progress: ((Int) -> Void)?
+        threads: Int, progress: ((Int) -> Void)?
     ) throws(RewardFlowError) {
         let names = EscapedNames(rows)
-        let threads = max(1, Parallel.threadCount)
         let perBlock = scored.advantages == nil ? 140 : 240
         let rounds = [0, 1].map { _ in (0..<threads).map { _ in ByteBuffer(capacity: blockRows * perBlock) } }
         let sink = FileSink(fd: fd, path: path, direct: direct)
@@ -86,7 +90,7 @@ public enum JSONLWriter {
             let buffers = rounds[round & 1]
             let first = start
             let blocks = min(threads, (rows.count - first + blockRows - 1) / blockRows)
-            Parallel.forEachChunk(count: blocks) { range in
+            Parallel.forEachChunk(threads: threads, count: blocks) { range in
                 for b in range {
                     let lo = first + b * blockRows, hi = min(rows.count, lo + blockRows)
                     buffers[b].count = 0
