@@ -797,34 +797,73 @@ static PyObject *gather_states(PyObject *module, PyObject *args) {
     PyObject *sequences;
     const char *name;
     if (!PyArg_ParseTuple(args, "Os:gather_states", &sequences, &name)) return NULL;
-    PyObject *keys = Py_BuildValue("(ss)", "state", "reward");
-    if (!keys) return NULL;
-    PyObject *gathered = gather_columns(sequences, keys, name);
-    Py_DECREF(keys);
-    if (!gathered) return NULL;
-    PyObject *columns = PyTuple_GetItem(gathered, 0), *lengths = PyTuple_GetItem(gathered, 1);
-    PyObject *states = PyTuple_GetItem(columns, 0), *rewards = PyTuple_GetItem(columns, 1);
-    Py_ssize_t n = PyList_Size(states);
-    PyObject *buffer = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(double) * n);
-    if (!buffer) { Py_DECREF(gathered); return NULL; }
-    double *out = (double *)PyBytes_AsString(buffer);
-    int numbers = 1, all_text = 1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *reward = PyList_GetItem(rewards, i);
-        if (numbers) {
-            if (PyFloat_Check(reward) || PyLong_Check(reward)) {
-                out[i] = PyFloat_AsDouble(reward);
-                if (out[i] == -1.0 && PyErr_Occurred()) { PyErr_Clear(); numbers = 0; }
-            } else {
-                numbers = 0;
-            }
-        }
-        if (all_text && !PyUnicode_CheckExact(PyList_GetItem(states, i))) all_text = 0;
+    Py_ssize_t count = sequence_size(sequences);
+    if (count < 0) return PyErr_Format(PyExc_ValueError, "%s: expected a list of lists", name);
+    /* One pass, each entry's objects touched once: the states, the rewards as doubles. */
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *sequence = sequence_item(sequences, i);
+        Py_ssize_t length = sequence ? sequence_size(sequence) : -1;
+        if (length < 0) return PyErr_Format(PyExc_ValueError, "%s[%zd]: expected a list", name, i);
+        total += length;
     }
-    PyObject *result = Py_BuildValue("(OOOO)", states, numbers ? buffer : Py_None, lengths,
-                                     all_text ? Py_True : Py_False);
-    Py_DECREF(buffer);
-    Py_DECREF(gathered);
+    PyObject *keys[2] = {PyUnicode_FromString("state"), PyUnicode_FromString("reward")};
+    PyObject *states = PyList_New(total), *lengths = PyList_New(count);
+    PyObject *buffer = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(double) * (total > 0 ? total : 1));
+    PyObject *result = NULL;
+    if (!keys[0] || !keys[1] || !states || !lengths || !buffer) goto done;
+    double *rewards = (double *)PyBytes_AsString(buffer);
+    int numbers = 1, all_text = 1;
+    Py_ssize_t row = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *sequence = sequence_item(sequences, i);
+        Py_ssize_t length = sequence_size(sequence);
+        PyObject *size = PyLong_FromSsize_t(length);
+        if (!size) goto done;
+        PyList_SetItem(lengths, i, size);
+        for (Py_ssize_t j = 0; j < length; j++, row++) {
+            PyObject *entry = sequence_item(sequence, j);
+            PyObject *values[2];
+            for (int k = 0; k < 2; k++) {
+                values[k] = lookup(entry, keys[k]);
+                if (values[k]) continue;
+                if (k == 1) Py_DECREF(values[0]);
+                int missing = !PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_KeyError);
+                if (PyErr_Occurred() && !missing && !PyErr_ExceptionMatches(PyExc_TypeError)) goto done;
+                PyErr_Clear();
+                if (missing) {
+                    PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: %S: missing", name, i, j, keys[k]);
+                } else {
+                    PyObject *type = PyType_GetName(Py_TYPE(entry));
+                    PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: expected a dict, got %U", name, i, j, type);
+                    Py_XDECREF(type);
+                }
+                goto done;
+            }
+            if (all_text && !PyUnicode_CheckExact(values[0])) all_text = 0;
+            PyList_SetItem(states, row, values[0]);  /* steals the reference */
+            if (numbers) {
+                if (PyFloat_Check(values[1]) || PyLong_Check(values[1])) {
+                    rewards[row] = PyFloat_AsDouble(values[1]);
+                    if (rewards[row] == -1.0 && PyErr_Occurred()) { PyErr_Clear(); numbers = 0; }
+                } else {
+                    numbers = 0;
+                }
+            }
+            Py_DECREF(values[1]);
+        }
+    }
+    if (!numbers || total == 0) {
+        Py_DECREF(buffer);
+        buffer = numbers ? PyBytes_FromStringAndSize(NULL, 0) : Py_NewRef(Py_None);
+    }
+    if (buffer) result = Py_BuildValue("(OOOO)", states, buffer, lengths, all_text ? Py_True : Py_False);
+done:
+    Py_XDECREF(keys[0]);
+    Py_XDECREF(keys[1]);
+    Py_XDECREF(states);
+    Py_XDECREF(lengths);
+    Py_XDECREF(buffer);
     return result;
 }
 
