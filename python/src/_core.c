@@ -722,6 +722,21 @@ PyDoc_STRVAR(gather_doc,
 
 static PyObject *gather_columns(PyObject *sequences, PyObject *keys, const char *name);
 
+/* After `lookup(entry, key)` failed for `entry` = `name[i][j]`: a missing key or an entry that is
+ * no mapping becomes a ValueError naming the entry; any other exception is left as it is. */
+static void entry_error(const char *name, Py_ssize_t i, Py_ssize_t j, PyObject *key, PyObject *entry) {
+    int missing = !PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_KeyError);
+    if (!missing && !PyErr_ExceptionMatches(PyExc_TypeError)) return;
+    PyErr_Clear();
+    if (missing) {
+        PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: %S: missing", name, i, j, key);
+    } else {
+        PyObject *type = PyType_GetName(Py_TYPE(entry));
+        PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: expected a dict, got %U", name, i, j, type);
+        Py_XDECREF(type);
+    }
+}
+
 static PyObject *gather(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *sequences, *keys;
@@ -758,18 +773,7 @@ static PyObject *gather_columns(PyObject *sequences, PyObject *keys, const char 
                 PyObject *key = PyTuple_GetItem(keys, k);
                 PyObject *value = lookup(entry, key);
                 if (!value) {
-                    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_KeyError) &&
-                        !PyErr_ExceptionMatches(PyExc_TypeError))
-                        goto fail;
-                    int missing = !PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_KeyError);
-                    PyErr_Clear();
-                    if (missing) {
-                        PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: %S: missing", name, i, j, key);
-                    } else {
-                        PyObject *type = PyType_GetName(Py_TYPE(entry));
-                        PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: expected a dict, got %U", name, i, j, type);
-                        Py_XDECREF(type);
-                    }
+                    entry_error(name, i, j, key, entry);
                     goto fail;
                 }
                 int failed = PyList_Append(PyTuple_GetItem(columns, k), value);
@@ -828,16 +832,7 @@ static PyObject *gather_states(PyObject *module, PyObject *args) {
                 values[k] = lookup(entry, keys[k]);
                 if (values[k]) continue;
                 if (k == 1) Py_DECREF(values[0]);
-                int missing = !PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_KeyError);
-                if (PyErr_Occurred() && !missing && !PyErr_ExceptionMatches(PyExc_TypeError)) goto done;
-                PyErr_Clear();
-                if (missing) {
-                    PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: %S: missing", name, i, j, keys[k]);
-                } else {
-                    PyObject *type = PyType_GetName(Py_TYPE(entry));
-                    PyErr_Format(PyExc_ValueError, "%s[%zd][%zd]: expected a dict, got %U", name, i, j, type);
-                    Py_XDECREF(type);
-                }
+                entry_error(name, i, j, keys[k], entry);
                 goto done;
             }
             if (all_text && !PyUnicode_CheckExact(values[0])) all_text = 0;

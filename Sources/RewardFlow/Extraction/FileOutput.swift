@@ -125,6 +125,33 @@ public final class OutputFile {
         return stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG
     }
 
+    /// Writes to `path` through `body(descriptor, regularFile)`: standard output for `"-"`, a
+    /// device or FIFO opened and written in place (closed once, also after a failure), else an
+    /// `OutputFile` committed over `path` when `body` returns (nothing is left behind when it
+    /// throws). `regularFile` says which (a writer may use `O_DIRECT` only on a regular file).
+    static func write(
+        to path: String, _ body: (FileDescriptor, _ regularFile: Bool, _ name: String) throws(RewardFlowError) -> Void
+    ) throws(RewardFlowError) {
+        if path == "-" {
+            try body(.standardOutput, false, "<stdout>")
+            return
+        }
+        if isDevice(path) {
+            let fd = try FileIO.open(path, .writeOnly)
+            do {
+                try body(fd, false, path)
+            } catch {
+                try? fd.close()
+                throw error
+            }
+            try FileIO.close(fd, path: path)
+            return
+        }
+        let file = try OutputFile(path: path)
+        try body(file.descriptor, true, path)
+        try file.commit()
+    }
+
     /// Opens an unnamed (or, as a fallback, named temporary) file beside `path`'s target.
     public convenience init(path: String) throws(RewardFlowError) {
         try self.init(path: path, unnamed: true)

@@ -51,24 +51,9 @@ public enum JSONLWriter {
         progress: ((Int) -> Void)? = nil
     ) throws(RewardFlowError) {
         let threads = Parallel.threads(threads)
-        if path == "-" {
-            try writeAll(fd: .standardOutput, rows, scored, path: "<stdout>", direct: false, threads: threads, progress: progress)
-            return
+        try OutputFile.write(to: path) { (fd, regularFile, name) throws(RewardFlowError) in
+            try writeAll(fd: fd, rows, scored, path: name, direct: regularFile, threads: threads, progress: progress)
         }
-        if OutputFile.isDevice(path) {
-            let fd = try FileIO.open(path, .writeOnly)
-            do {
-                try writeAll(fd: fd, rows, scored, path: path, direct: false, threads: threads, progress: progress)
-            } catch {
-                try? fd.close()
-                throw error
-            }
-            try FileIO.close(fd, path: path)
-            return
-        }
-        let file = try OutputFile(path: path)
-        try writeAll(fd: file.descriptor, rows, scored, path: path, direct: true, threads: threads, progress: progress)
-        try file.commit()
     }
 
     /// Renders blocks of rows in parallel (one block per thread per round) and hands each round

@@ -8,23 +8,6 @@ public enum TextOutput {
     /// On failure no file is left behind.
     public static func write(_ text: String, to path: String) throws(RewardFlowError) {
         let bytes = Array(text.utf8)
-        if path == "-" {
-            try FileIO.writeAll(.standardOutput, bytes, path: "<stdout>")
-            return
-        }
-        if OutputFile.isDevice(path) {
-            let fd = try FileIO.open(path, .writeOnly)
-            do {
-                try FileIO.writeAll(fd, bytes, path: path)
-            } catch {
-                try? fd.close()
-                throw error
-            }
-            try FileIO.close(fd, path: path)
-            return
-        }
-        let file = try OutputFile(path: path)
-        try FileIO.writeAll(file.descriptor, bytes, path: path)
-        try file.commit()
+        try OutputFile.write(to: path) { (fd, _, name) throws(RewardFlowError) in try FileIO.writeAll(fd, bytes, path: name) }
     }
 }
