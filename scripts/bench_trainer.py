@@ -22,7 +22,8 @@ Medians of --repeat runs (ours) and --ref-repeat runs (the reference).
 The reference is loaded from a checkout (never copied into this repository):
     git clone https://github.com/tmlr-group/RewardFlow /path/to/RewardFlow
     python3 scripts/bench_trainer.py --reference /path/to/RewardFlow   (or REWARDFLOW_REFERENCE)
-Needs torch and networkx (the reference's imports); its other imports (verl, PIL, the env
+Needs networkx, and torch for B (without torch, B is skipped and the reference's `import torch`
+gets an empty stand-in, which A never touches); its other imports (verl, PIL, the env
 managers' helpers) are replaced by empty stand-ins, as only the functions above run.
 """
 import argparse
@@ -44,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 
 def load_reference(root):
@@ -64,6 +66,10 @@ def load_reference(root):
         return module
 
     stub("verl", DataProto=object)
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # part A needs no torch; its module only imports it (part B is skipped)
+        stub("torch").__getattr__ = lambda name: object
     try:
         import PIL.Image  # noqa: F401
     except ImportError:
@@ -267,6 +273,9 @@ def main():
             print("apply_rewardflow_propagation")
             for key, value in result.items():
                 print(f"  {key:34s} {value:.6g}")
+            if not HAVE_TORCH:
+                print("compute_rewardflow_outcome_advantage: skipped (torch is not installed)")
+                continue
             print("compute_rewardflow_outcome_advantage (torch float32, mean_norm)")
             for key, value in bench_advantage(core, propagated, args.repeat, args.ref_repeat).items():
                 print(f"  {key:34s} {value if isinstance(value, str) else f'{value:.6g}'}")

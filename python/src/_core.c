@@ -811,7 +811,7 @@ static PyObject *gather_states(PyObject *module, PyObject *args) {
         if (length < 0) return PyErr_Format(PyExc_ValueError, "%s[%zd]: expected a list", name, i);
         total += length;
     }
-    PyObject *keys[2] = {PyUnicode_FromString("state"), PyUnicode_FromString("reward")};
+    PyObject *keys[2] = {PyUnicode_InternFromString("state"), PyUnicode_InternFromString("reward")};
     PyObject *states = PyList_New(total), *lengths = PyList_New(count);
     PyObject *buffer = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(double) * (total > 0 ? total : 1));
     PyObject *result = NULL;
@@ -961,8 +961,8 @@ static PyObject *write_step_rewards(PyObject *module, PyObject *args) {
         PyBuffer_Release(&starts); PyBuffer_Release(&lengths); PyBuffer_Release(&rewards); return NULL;
     }
     PyObject *names[5] = {
-        PyUnicode_FromString("active_masks"), PyUnicode_FromString("anchor_obs"), PyUnicode_FromString("rewards"),
-        PyUnicode_FromString("step_rewards"), PyUnicode_FromString("step_rewards_abs"),
+        PyUnicode_InternFromString("active_masks"), PyUnicode_InternFromString("anchor_obs"), PyUnicode_InternFromString("rewards"),
+        PyUnicode_InternFromString("step_rewards"), PyUnicode_InternFromString("step_rewards_abs"),
     };
     PyObject *exact = PyList_New(0);
     for (int k = 0; k < 5; k++) if (!names[k]) Py_CLEAR(exact);
