@@ -27,9 +27,11 @@ let package = Package(
         .systemLibrary(
             name: "CSuiteSparse", path: "Sources/CSuiteSparse",
             providers: [.apt(["libsuitesparse-dev"])]),
+        // The JSONL scanner's SIMD kernel (header-only C: SSE2 intrinsics).
+        .systemLibrary(name: "CJSONScan", path: "Sources/CJSONScan"),
         .target(
             name: "RewardFlow",
-            dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse", "CJSONScan", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/RewardFlow"),
         .systemLibrary(name: "CRewardFlowAPI", path: "Sources/CRewardFlowAPI"),
         .target(

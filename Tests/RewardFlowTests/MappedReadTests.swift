@@ -98,3 +98,39 @@ import Testing
         #expect(try Self.read(text, mapping: false, chunk: 100).get() == want)
     }
 }
+
+/// The string scanner's block loops (16 bytes with SSE2, then 8, then one) find every byte
+/// that needs attention wherever it falls: an escape, non-ASCII text, a control character, the
+/// closing quote, at every offset of strings up to 48 bytes.
+@Suite struct StringScanTests {
+    /// The state of a one-row line whose state literal is `literal` (JSON, quotes excluded).
+    static func state(_ literal: [UInt8]) throws(RewardFlowError) -> String {
+        var line = Array(#"{"group": "g", "trajectory": "t", "step": 0, "reward": 0, "state": ""#.utf8)
+        line += literal + Array(#""}"#.utf8)
+        let rows = try JSONLReader.parse(bytes: &line)
+        return rows.stateTexts.string(of: rows.state[0])
+    }
+
+    @Test func everyOffsetOfEveryKind() throws {
+        for length in 0...48 {
+            let plain = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+            #expect(try Self.state(plain) == String(decoding: plain, as: UTF8.self))
+            for at in 0...length {
+                let (head, tail) = (Array(plain[..<at]), Array(plain[at...]))
+                let text = { (s: String) in String(decoding: head, as: UTF8.self) + s + String(decoding: tail, as: UTF8.self) }
+                #expect(try Self.state(head + Array(#"\""#.utf8) + tail) == text("\""))
+                #expect(try Self.state(head + Array(#"\\"#.utf8) + tail) == text("\\"))
+                #expect(try Self.state(head + Array("é".utf8) + tail) == text("é"))
+                #expect(try Self.state(head + Array("\u{1F600}".utf8) + tail) == text("\u{1F600}"))
+                let control = thrownError { _ = try Self.state(head + [0x09] + tail) }
+                guard case .invalidInput(.line(1), "state", let message)? = control else {
+                    Issue.record("length \(length) at \(at): \(String(describing: control))")
+                    continue
+                }
+                #expect(message.contains("control character 0x9"))
+                let invalid = thrownError { _ = try Self.state(head + [0xFF] + tail) }
+                #expect(invalid != nil, "0xFF at \(at) of \(length)")
+            }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import CJSONScan
 import Glibc
 
 // Strings (UTF-8 validation, escapes) and skipped values of the JSONL scanner.
@@ -10,9 +11,11 @@ extension JSONLParser {
         cursor += 1
         let start = cursor
         var p = cursor
-        // Fast path: no escapes. Eight bytes at a time while none is a quote, a backslash, a
-        // control character or non-ASCII; the byte loop below handles those one by one.
+        // Fast path: no escapes. Sixteen bytes at a time (SSE2, `CJSONScan`), then eight, while
+        // none is a quote, a backslash, a control character or non-ASCII; the byte loop below
+        // handles those one by one.
         while p < end {
+            p = rf_json_skip_plain(p, end)
             while end - p >= 8 {
                 let w = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
                 let flags = JSONLParser.attention(w)
