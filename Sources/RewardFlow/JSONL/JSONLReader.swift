@@ -131,6 +131,7 @@ public enum JSONLReader {
             }
             try parseParallel(&parser, &shards, base + start, end - start, threads: threads)
             start = end
+            file.release(upTo: start)  // parsed bytes leave the resident set (they stay cached)
             progress?(parser.rows.count)
         }
     }
@@ -259,6 +260,20 @@ final class MappedFile {
         _ = madvise(address, count, MADV_SEQUENTIAL)
         base = UnsafePointer(address.assumingMemoryBound(to: UInt8.self))
         self.count = count
+    }
+
+    /// Bytes `[0, released)` have been dropped from the process's resident set.
+    private var released = 0
+
+    /// Drops the mapped pages wholly before `offset` from the resident set (`MADV_DONTNEED`;
+    /// the page cache keeps them): a pass over the file keeps only the part being parsed
+    /// resident. Reading those bytes again would fault them back in.
+    func release(upTo offset: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let end = offset / page * page
+        guard end > released else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base) + released, end - released, MADV_DONTNEED)
+        released = end
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), count) }
