@@ -11,7 +11,10 @@ Runs side by side, alternating, on the same 1M-row JSONL batch:
   * our reader's parse stage: `rewardflow time FILE --repeat 3`, field `parse` (median of its
     repeats; includes reading the file, so it is compared with simdjson's load_s + parse_s);
   * our end to end: `rewardflow score FILE --advantage mean_norm -o OUT --quiet` (wall clock,
-    output deleted before each run).
+    output deleted before each run; its peak RSS and CPU time from wait4), plus one run with
+    `--explain` for the stage times;
+  * our in-memory score of 1M rows with 64-bit keys (`rewardflow time --synth-groups 3800 --keys
+    --repeat 11`, field `score`).
 
 Prints medians over --repeat rounds, the load average before and after, and the ratios
 ours / simdjson+intern (issue 16's target: <= 1.5x) and ours / simdjson no-intern.
@@ -40,6 +43,8 @@ VARIANTS = {
 }
 E2E_TARGET_S = 0.5
 RATIO_TARGET = 1.5
+RSS_TARGET_MB = 200
+KEYS_TARGET_MS = 50
 
 
 def build(cxx, variant, flags):
@@ -55,6 +60,18 @@ def build(cxx, variant, flags):
         subprocess.run(cmd, check=True)
         os.replace(exe + ".tmp", exe)
     return exe
+
+
+def run_measured(cmd):
+    """Wall seconds, peak RSS (KB) and user + system CPU seconds of one run of `cmd`."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"bench_jsonl: {' '.join(cmd)} exited with {proc.returncode}")
+    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def run_json(cmd):
@@ -100,7 +117,7 @@ def main():
         load_before = os.getloadavg()
         started = time.strftime("%H:%M:%S")
         sj = {(v, m): {"load": [], "parse": [], "total": []} for v in variants for m in ("no-intern", "intern")}
-        ours_parse, ours_e2e = [], []
+        ours_parse, ours_e2e, ours_rss, ours_cpu, ours_keys, stages = [], [], [], [], [], {}
         rows = None
         checks = {}
         for r in range(args.repeat):
@@ -121,9 +138,19 @@ def main():
             if not args.no_e2e:
                 if os.path.exists(out):
                     os.remove(out)  # a fresh file each run (replacing one costs extra at rename)
-                t0 = time.perf_counter()
-                subprocess.run([rf, "score", path, "--advantage", "mean_norm", "-o", out, "--quiet"], check=True)
-                ours_e2e.append(time.perf_counter() - t0)
+                wall, rss_kb, cpu = run_measured([rf, "score", path, "--advantage", "mean_norm", "-o", out, "--quiet"])
+                ours_e2e.append(wall)
+                ours_rss.append(rss_kb)
+                ours_cpu.append(cpu)
+                os.remove(out)
+                explained = subprocess.run([rf, "score", path, "--advantage", "mean_norm", "-o", out, "--explain"],
+                                           check=True, capture_output=True, text=True).stderr
+                for line in explained.splitlines():
+                    if line.startswith("time "):
+                        name, seconds = line[5:].split(":")
+                        stages.setdefault(name.strip(), []).append(float(seconds.split()[0]))
+            keyed = run_json([rf, "time", "--synth-groups", "3800", "--keys", "--repeat", "11"])
+            ours_keys.append(keyed["score"])
             print(f"round {r + 1}/{args.repeat} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
         load_after = os.getloadavg()
 
@@ -142,6 +169,14 @@ def main():
         print(f"| rewardflow `time` parse (reads the file) | — | — | {p:.3f} |")
         if ours_e2e:
             print(f"| rewardflow `score` end to end (wall) | — | — | {med(ours_e2e):.3f} |")
+            print()
+            print(f"end to end: peak RSS {med(ours_rss) / 1024:.0f} MB (max {max(ours_rss) / 1024:.0f} MB; "
+                  f"target <= {RSS_TARGET_MB} MB), CPU (user + sys) {med(ours_cpu):.3f} s = "
+                  f"{med(ours_cpu) / med(ours_e2e):.2f} cores busy on average")
+            print("stages of `score --explain` (medians, s): "
+                  + ", ".join(f"{name} {med(xs):.3f}" for name, xs in stages.items()))
+        print(f"in-memory score, 1M rows, 64-bit keys (`rewardflow time --synth-groups 3800 --keys`, field "
+              f"`score`): {1e3 * med(ours_keys):.1f} ms (target <= {KEYS_TARGET_MS} ms)")
         print()
         print("| ratio | value |")
         print("|---|---|")
