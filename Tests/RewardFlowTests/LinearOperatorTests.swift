@@ -501,5 +501,9 @@ import Testing
         #expect((explain.iterations ?? 0) > 0 && (explain.residual ?? 1) <= options.tolerance)
         #expect(["index", "graph", "iterative: sweeps", "extract"].allSatisfy { stage in explain.stages.contains { $0.name == stage } })
         #expect(explain.description.contains("iterations: \(explain.iterations ?? -1)"))
+        // Each stage carries the process's CPU time beside its wall time.
+        #expect(explain.stages.allSatisfy { $0.cpuSeconds >= 0 && $0.cpuSeconds.isFinite })
+        #expect(explain.stages.reduce(0) { $0 + $1.cpuSeconds } > 0)
+        #expect(explain.description.split(separator: "\n").filter { $0.hasPrefix("time ") }.allSatisfy { $0.hasSuffix(" s)") && $0.contains(" s (cpu ") })
     }
 }

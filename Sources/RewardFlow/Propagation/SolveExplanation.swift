@@ -1,3 +1,5 @@
+import Glibc
+
 /// What a scoring run solved, for `--explain`: backend → (groups, nodes, nonzeros), iterations,
 /// final residual, and wall-clock seconds per stage.
 public struct SolveExplanation: Sendable, CustomStringConvertible {
@@ -19,6 +21,9 @@ public struct SolveExplanation: Sendable, CustomStringConvertible {
         public var name: String
         /// Wall-clock seconds.
         public var seconds: Double
+        /// CPU seconds of the whole process (user + system, every thread) during the stage:
+        /// `cpuSeconds / seconds` is how many cores were busy on average.
+        public var cpuSeconds: Double = 0
     }
 
     /// The operator and its parameter, e.g. `discounted (gamma 0.9)`.
@@ -60,13 +65,21 @@ public struct SolveExplanation: Sendable, CustomStringConvertible {
     /// Runs `body` and appends its wall-clock time as stage `name`.
     public mutating func time<T, E: Error>(_ name: String, _ body: () throws(E) -> T) throws(E) -> T {
         let clock = ContinuousClock()
-        let start = clock.now
+        let start = clock.now, startCPU = Self.processCPUSeconds()
         defer {
             let d = clock.now - start
             let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-            stages.append(Stage(name: name, seconds: seconds))
+            stages.append(Stage(name: name, seconds: seconds, cpuSeconds: Self.processCPUSeconds() - startCPU))
         }
         return try body()
+    }
+
+    /// User + system CPU seconds of the process so far (`getrusage(RUSAGE_SELF)`).
+    private static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// A few lines for a terminal.
@@ -80,7 +93,7 @@ public struct SolveExplanation: Sendable, CustomStringConvertible {
         }
         if let iterations { lines.append("iterations: \(iterations)") }
         if let residual { lines.append("residual: \(residual)\(residualDescription.isEmpty ? "" : " (\(residualDescription))")") }
-        for s in stages { lines.append("time \(s.name): \(Self.format(s.seconds)) s") }
+        for s in stages { lines.append("time \(s.name): \(Self.format(s.seconds)) s (cpu \(Self.format(s.cpuSeconds)) s)") }
         for n in notes { lines.append("note: \(n)") }
         return lines.joined(separator: "\n")
     }
