@@ -146,9 +146,11 @@ def main():
                 explained = subprocess.run([rf, "score", path, "--advantage", "mean_norm", "-o", out, "--explain"],
                                            check=True, capture_output=True, text=True).stderr
                 for line in explained.splitlines():
-                    if line.startswith("time "):
-                        name, seconds = line[5:].split(":")
-                        stages.setdefault(name.strip(), []).append(float(seconds.split()[0]))
+                    if line.startswith("time "):  # "time read: 0.61 s (cpu 1.05 s)"
+                        name, rest = line[5:].split(":", 1)
+                        words = rest.replace("(", " ").split()
+                        cpu = float(words[words.index("cpu") + 1]) if "cpu" in words else float("nan")
+                        stages.setdefault(name.strip(), []).append((float(words[0]), cpu))
             keyed = run_json([rf, "time", "--synth-groups", "3800", "--keys", "--repeat", "11"])
             ours_keys.append(keyed["score"])
             print(f"round {r + 1}/{args.repeat} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
@@ -173,8 +175,9 @@ def main():
             print(f"end to end: peak RSS {med(ours_rss) / 1024:.0f} MB (max {max(ours_rss) / 1024:.0f} MB; "
                   f"target <= {RSS_TARGET_MB} MB), CPU (user + sys) {med(ours_cpu):.3f} s = "
                   f"{med(ours_cpu) / med(ours_e2e):.2f} cores busy on average")
-            print("stages of `score --explain` (medians, s): "
-                  + ", ".join(f"{name} {med(xs):.3f}" for name, xs in stages.items()))
+            print("stages of `score --explain` (medians, wall s / CPU s of every thread): "
+                  + ", ".join(f"{name} {med([w for w, _ in xs]):.3f} / {med([c for _, c in xs]):.3f}"
+                              for name, xs in stages.items()))
         print(f"in-memory score, 1M rows, 64-bit keys (`rewardflow time --synth-groups 3800 --keys`, field "
               f"`score`): {1e3 * med(ours_keys):.1f} ms (target <= {KEYS_TARGET_MS} ms)")
         print()
