@@ -32,15 +32,10 @@ public struct GraphBuilder: Sendable {
         var parts = [GroupGraph?](repeating: nil, count: groups)
         // Per row: the local node of its state (-1: not a node), made global in `assemble`.
         var rowNode = [Int32](repeating: -1, count: rows.count)
-        parts.withUnsafeMutableBufferPointer { out in
-            rowNode.withUnsafeMutableBufferPointer { rowOut in
-                let (output, rowNodes) = (SendableBuffer(out), SendableBuffer(rowOut))
-                Parallel.forEachChunk(threads: threads, count: groups, work: rows.count) { range in
-                    var scratch = GroupScratch(stateCount: rows.stateCount)
-                    for g in range {
-                        output[g] = buildGroup(g, rows, stateColumn, index, rowNodes, &scratch)
-                    }
-                }
+        Parallel.forEachChunk(threads: threads, count: groups, work: rows.count, writing: &parts, &rowNode) { range, output, rowNodes in
+            var scratch = GroupScratch(stateCount: rows.stateCount)
+            for g in range {
+                output[g] = buildGroup(g, rows, stateColumn, index, rowNodes, &scratch)
             }
         }
         return assemble(parts.map { $0! }, rows: rows, rowNode: &rowNode)
@@ -337,38 +332,31 @@ public struct GraphBuilder: Sendable {
         var nodeReward = [Double](repeating: 0, count: nodes)
         var nodeState = [Int32](repeating: 0, count: nodes)
         edgeStart[nodes] = edges
-        edgeStart.withUnsafeMutableBufferPointer { es in
-            edgeTarget.withUnsafeMutableBufferPointer { et in
-                edgeWeight.withUnsafeMutableBufferPointer { ew in
-                    nodeReward.withUnsafeMutableBufferPointer { nr in
-                        nodeState.withUnsafeMutableBufferPointer { ns in
-                            let out = (SendableBuffer(es), SendableBuffer(et), SendableBuffer(ew), SendableBuffer(nr), SendableBuffer(ns))
-                            Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges) { range in
-                                for g in range {
-                                    let part = parts[g]
-                                    let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
-                                    for u in 0..<part.nodeState.count {
-                                        out.0[nodeBase + u] = edgeBase + Int(part.edgeStart[u])
-                                        out.3[nodeBase + u] = part.nodeReward[u]
-                                        out.4[nodeBase + u] = part.nodeState[u]
-                                    }
-                                    for e in 0..<part.edgeTarget.count {
-                                        out.1[edgeBase + e] = Int32(nodeBase) + part.edgeTarget[e]
-                                        out.2[edgeBase + e] = Double(part.edgeWeight[e])
-                                    }
-                                }
-                            }
-                        }
-                    }
+        // Nodes, then edges: each group copies its blocks (disjoint ranges) in parallel.
+        Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges, writing: &edgeStart, &nodeReward, &nodeState) { range, start, reward, state in
+            for g in range {
+                let part = parts[g]
+                let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
+                for u in 0..<part.nodeState.count {
+                    start[nodeBase + u] = edgeBase + Int(part.edgeStart[u])
+                    reward[nodeBase + u] = part.nodeReward[u]
+                    state[nodeBase + u] = part.nodeState[u]
                 }
             }
         }
-        rowNode.withUnsafeMutableBufferPointer { rn in
-            let out = SendableBuffer(rn)
-            Parallel.forEachChunk(threads: threads, count: rows.count, minimumChunk: 1 << 16) { range in
-                for r in range where out[r] >= 0 {
-                    out[r] += Int32(groupNodeStart[Int(rows.group[r])])
+        Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges, writing: &edgeTarget, &edgeWeight) { range, target, weight in
+            for g in range {
+                let part = parts[g]
+                let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
+                for e in 0..<part.edgeTarget.count {
+                    target[edgeBase + e] = Int32(nodeBase) + part.edgeTarget[e]
+                    weight[edgeBase + e] = Double(part.edgeWeight[e])
                 }
+            }
+        }
+        Parallel.forEachChunk(threads: threads, count: rows.count, minimumChunk: 1 << 16, writing: &rowNode) { range, out in
+            for r in range where out[r] >= 0 {
+                out[r] += Int32(groupNodeStart[Int(rows.group[r])])
             }
         }
         return StateGraph(

@@ -72,22 +72,19 @@ public struct Diffusion: Propagator {
     func solveDense(_ groups: [Int], _ graph: StateGraph, _ s: NormalisedAdjacency, _ values: inout [Double]) throws(RewardFlowError) {
         guard !groups.isEmpty else { return }
         let alpha = self.alpha
-        try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
-            let out = SendableBuffer(out)
-            try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { DenseWorkspace() }) { (_, g, work) throws(RewardFlowError) in
-                let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
-                work.reset(order: n)
-                for j in 0..<n {
-                    let v = base + j
-                    work.a[j + j * n] = 1
-                    for e in s.rowStart[v]..<s.rowStart[v + 1] {
-                        work.a[(Int(s.column[e]) - base) + j * n] -= alpha * s.value[e]
-                    }
-                    work.b[j] = graph.nodeReward[v]
+        try LinearSystems.forEachGroup(groups, threads: threads, writing: &values, makeWorkspace: { DenseWorkspace() }) { (_, g, work, out) throws(RewardFlowError) in
+            let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
+            work.reset(order: n)
+            for j in 0..<n {
+                let v = base + j
+                work.a[j + j * n] = 1
+                for e in s.rowStart[v]..<s.rowStart[v + 1] {
+                    work.a[(Int(s.column[e]) - base) + j * n] -= alpha * s.value[e]
                 }
-                try DenseLAPACK.solveSPD(order: n, &work.a, &work.b)
-                for i in 0..<n { out[base + i] = work.b[i] }
+                work.b[j] = graph.nodeReward[v]
             }
+            try DenseLAPACK.solveSPD(order: n, &work.a, &work.b)
+            for i in 0..<n { out[base + i] = work.b[i] }
         }
     }
 

@@ -71,9 +71,7 @@ public struct Discounted: Propagator {
             }
             explain.record("dense", groups: groups.count, nodes: n)
         case .auto:
-            let cyclic = try explain.time("acyclic: topological back-substitution") { () throws(RewardFlowError) in
-                try solveAcyclic(groups, graph, p, &values)
-            }
+            let cyclic = explain.time("acyclic: topological back-substitution") { solveAcyclic(groups, graph, p, &values) }
             explain.record("acyclic", groups: groups.count - cyclic.count, nodes: n - cyclic.reduce(0) { $0 + size($1) })
             let small = cyclic.filter { size($0) <= Self.denseLimit }
             let large = cyclic.filter { size($0) > Self.denseLimit }
@@ -106,23 +104,22 @@ public struct Discounted: Propagator {
     /// (Kahn's algorithm) and returns the cyclic ones, untouched.
     func solveAcyclic(
         _ groups: [Int], _ graph: StateGraph, _ p: [Double], _ values: inout [Double]
-    ) throws(RewardFlowError) -> [Int] {
+    ) -> [Int] {
         var isCyclic = [Bool](repeating: false, count: groups.count)
-        try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
-            try isCyclic.withUnsafeMutableBufferPointer { (flags) throws(RewardFlowError) in
-                let (out, flags) = (SendableBuffer(out), SendableBuffer(flags))
-                try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { TopologicalOrder() }) { k, g, work in
-                    let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
-                    guard work.sort(base..<base + n, graph) else {
-                        flags[k] = true
-                        return
-                    }
-                    for i in work.order.reversed() {
-                        let u = base + Int(i)
-                        var s = 0.0
-                        for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] { s += p[e] * out[Int(graph.edgeTarget[e])] }
-                        out[u] = graph.nodeReward[u] + gamma * s
-                    }
+        Parallel.forEachChunk(threads: threads, count: groups.count, writing: &values, &isCyclic) { chunk, out, flags in
+            var work = TopologicalOrder()
+            for k in chunk {
+                let g = groups[k]
+                let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
+                guard work.sort(base..<base + n, graph) else {
+                    flags[k] = true
+                    continue
+                }
+                for i in work.order.reversed() {
+                    let u = base + Int(i)
+                    var s = 0.0
+                    for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] { s += p[e] * out[Int(graph.edgeTarget[e])] }
+                    out[u] = graph.nodeReward[u] + gamma * s
                 }
             }
         }
@@ -134,22 +131,19 @@ public struct Discounted: Propagator {
     /// Solves each group of `groups` by LAPACK `dgesv` on its dense matrix `I − γP`.
     func solveDense(_ groups: [Int], _ graph: StateGraph, _ p: [Double], _ values: inout [Double]) throws(RewardFlowError) {
         guard !groups.isEmpty else { return }
-        try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
-            let out = SendableBuffer(out)
-            try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { DenseWorkspace() }) { (_, g, work) throws(RewardFlowError) in
-                let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
-                work.reset(order: n)
-                for i in 0..<n {
-                    let u = base + i
-                    work.a[i + i * n] = 1
-                    for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
-                        work.a[i + (Int(graph.edgeTarget[e]) - base) * n] -= gamma * p[e]
-                    }
-                    work.b[i] = graph.nodeReward[u]
+        try LinearSystems.forEachGroup(groups, threads: threads, writing: &values, makeWorkspace: { DenseWorkspace() }) { (_, g, work, out) throws(RewardFlowError) in
+            let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
+            work.reset(order: n)
+            for i in 0..<n {
+                let u = base + i
+                work.a[i + i * n] = 1
+                for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
+                    work.a[i + (Int(graph.edgeTarget[e]) - base) * n] -= gamma * p[e]
                 }
-                try DenseLAPACK.solveGeneral(order: n, &work.a, &work.b, pivots: &work.pivots)
-                for i in 0..<n { out[base + i] = work.b[i] }
+                work.b[i] = graph.nodeReward[u]
             }
+            try DenseLAPACK.solveGeneral(order: n, &work.a, &work.b, pivots: &work.pivots)
+            for i in 0..<n { out[base + i] = work.b[i] }
         }
     }
 
@@ -216,23 +210,15 @@ public struct Discounted: Propagator {
         var v = r, next = [Double](repeating: 0, count: n), change = next
         var sweeps = 0, residual = Double.infinity
         explain.time("iterative: sweeps") {
-            r.withUnsafeBufferPointer { r in
-                while sweeps < maxIterations {
-                    sweeps += 1
-                    v.withUnsafeBufferPointer { v in
-                        next.withUnsafeMutableBufferPointer { next in
-                            m.multiply(v, into: next, threads: threads)  // next = γ·P·V
-                            BLAS.axpy(1, r, next)  // next = r + γ·P·V
-                            change.withUnsafeMutableBufferPointer { change in
-                                BLAS.copy(UnsafeBufferPointer(next), change)
-                                BLAS.axpy(-1, v, change)  // change = −((I−γP)V − r)
-                                residual = BLAS.maxAbs(UnsafeBufferPointer(change))
-                            }
-                        }
-                    }
-                    if residual <= tolerance { break }
-                    swap(&v, &next)
-                }
+            while sweeps < maxIterations {
+                sweeps += 1
+                m.multiply(v, into: &next, threads: threads)  // next = γ·P·V
+                BLAS.axpy(1, r, &next)  // next = r + γ·P·V
+                BLAS.copy(next, &change)
+                BLAS.axpy(-1, v, &change)  // change = −((I−γP)V − r)
+                residual = BLAS.maxAbs(change)
+                if residual <= tolerance { break }
+                swap(&v, &next)
             }
         }
         explain.iterations = (explain.iterations ?? 0) + sweeps
@@ -282,7 +268,7 @@ struct DenseWorkspace {
 
     static func zero(_ x: inout [Double], count: Int) {
         if x.count == count {
-            x.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            x.fill(with: 0)
         } else {
             x = [Double](repeating: 0, count: count)
         }
@@ -298,7 +284,7 @@ struct TopologicalOrder {
     mutating func sort(_ nodes: Range<Int>, _ graph: StateGraph) -> Bool {
         let base = nodes.lowerBound, n = nodes.count
         if indegree.count == n {
-            indegree.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            indegree.fill(with: 0)
         } else {
             indegree = [Int32](repeating: 0, count: n)
         }

@@ -62,20 +62,14 @@ struct CompressedRows: Sendable {
     }
 
     /// `y[i] = Σ_j A(i, j)·x[j]` for every row, in parallel chunks of rows (up to `threads`).
-    func multiply(_ x: UnsafeBufferPointer<Double>, into y: UnsafeMutableBufferPointer<Double>, threads: Int) {
-        let out = SendableBuffer(y)
-        let input = UncheckedSendable(x)
-        rowStart.withUnsafeBufferPointer { rs in
-            column.withUnsafeBufferPointer { cs in
-                value.withUnsafeBufferPointer { vs in
-                    let (rs, cs, vs) = (UncheckedSendable(rs), UncheckedSendable(cs), UncheckedSendable(vs))
-                    Parallel.forEachChunk(threads: threads, count: order, minimumChunk: 8192) { rows in
-                        let x = input.value
-                        for i in rows {
-                            var s = 0.0
-                            for e in Int(rs.value[i])..<Int(rs.value[i + 1]) { s += vs.value[e] * x[Int(cs.value[e])] }
-                            out[i] = s
-                        }
+    func multiply(_ x: [Double], into y: inout [Double], threads: Int) {
+        withUncheckedViews(rowStart, column, value) { rs, cs, vs in
+            x.withUncheckedView { x in
+                Parallel.forEachChunk(threads: threads, count: order, minimumChunk: 8192, writing: &y) { rows, out in
+                    for i in rows {
+                        var s = 0.0
+                        for e in Int(rs[i])..<Int(rs[i + 1]) { s += vs[e] * x[Int(cs[e])] }
+                        out[i] = s
                     }
                 }
             }
@@ -108,32 +102,27 @@ enum LinearSystems {
         return p
     }
 
-    /// Runs `body(index, groups[index], &workspace)` for every group of `groups`, in parallel
-    /// chunks (up to `threads`; one workspace per chunk, at least `groupsPerChunk` groups each, OpenBLAS kept at
-    /// one thread), and rethrows the error of the lowest-numbered failing group, so the outcome
-    /// does not depend on the schedule.
+    /// Runs `body(index, groups[index], &workspace, out)` for every group of `groups`, in
+    /// parallel chunks (up to `threads`; one workspace per chunk, OpenBLAS kept at one thread),
+    /// `out` writing `values` (each group its own nodes only), and rethrows the error of the
+    /// lowest-numbered failing group, so the outcome does not depend on the schedule.
     static func forEachGroup<Workspace>(
-        _ groups: [Int], threads: Int, groupsPerChunk: Int = 1, makeWorkspace: () -> Workspace,
-        _ body: (_ index: Int, _ group: Int, inout Workspace) throws(RewardFlowError) -> Void
+        _ groups: [Int], threads: Int, writing values: inout [Double], makeWorkspace: () -> Workspace,
+        _ body: (_ index: Int, _ group: Int, inout Workspace, SendableBuffer<Double>) throws(RewardFlowError) -> Void
     ) throws(RewardFlowError) {
         let failure = Mutex<(Int, RewardFlowError)?>(nil)
-        withoutActuallyEscaping(makeWorkspace) { makeWorkspace in
-            withoutActuallyEscaping(body) { body in
-                let (make, run) = (UncheckedSendable(makeWorkspace), UncheckedSendable(body))
-                BLASThreads.singleThreaded {
-                    Parallel.forEachChunk(threads: threads, count: groups.count, minimumChunk: groupsPerChunk) { chunk in
-                        var work = make.value()
-                        for k in chunk {
-                            do throws(RewardFlowError) {
-                                try run.value(k, groups[k], &work)
-                            } catch {
-                                failure.withLock { f in
-                                    if let (first, _) = f, first < k { return }
-                                    f = (k, error)
-                                }
-                                return
-                            }
+        BLASThreads.singleThreaded {
+            Parallel.forEachChunk(threads: threads, count: groups.count, writing: &values) { chunk, out in
+                var work = makeWorkspace()
+                for k in chunk {
+                    do throws(RewardFlowError) {
+                        try body(k, groups[k], &work, out)
+                    } catch {
+                        failure.withLock { f in
+                            if let (first, _) = f, first < k { return }
+                            f = (k, error)
                         }
+                        return
                     }
                 }
             }
