@@ -43,14 +43,12 @@ public struct GraphBuilder: Sendable {
 
     // MARK: - One group
 
-    /// One group's graph with local node ids, as a local CSR.
+    /// One group's graph with local node ids.
     struct GroupGraph {
         var nodeState: [Int32] = []
         var nodeReward: [Double] = []
-        /// Local CSR: out-edges of local node u are `edgeStart[u]..<edgeStart[u+1]`, targets ascending.
-        var edgeStart: [Int32] = []
-        var edgeTarget: [Int32] = []
-        var edgeWeight: [Int32] = []
+        /// The group's adjacency over local node ids, targets ascending in each row.
+        var adjacency = SparseMatrix(rowStart: [0], column: [], value: [])
     }
 
     /// An emitted transition `(s, a, s', r(s), r(s'))`; rewards compared as numbers.
@@ -263,21 +261,21 @@ public struct GraphBuilder: Sendable {
         // Local CSR by counting sort on the source, targets ascending within each source.
         let nodes = out.nodeState.count
         let edges = s.edgeKey.count
-        out.edgeStart = [Int32](repeating: 0, count: nodes + 1)
-        for key in s.edgeKey { out.edgeStart[Int(key >> 32) + 1] += 1 }
-        for u in 0..<nodes { out.edgeStart[u + 1] += out.edgeStart[u] }
+        var edgeStart = [Int](repeating: 0, count: nodes + 1)
+        for key in s.edgeKey { edgeStart[Int(key >> 32) + 1] += 1 }
+        for u in 0..<nodes { edgeStart[u + 1] += edgeStart[u] }
         s.order.removeAll(keepingCapacity: true)
         s.order.append(contentsOf: repeatElement(0, count: edges))
-        var fill = out.edgeStart
+        var fill = edgeStart
         for (i, key) in s.edgeKey.enumerated() {
             let u = Int(key >> 32)
-            s.order[Int(fill[u])] = Int32(i)
+            s.order[fill[u]] = Int32(i)
             fill[u] += 1
         }
-        out.edgeTarget = [Int32](repeating: 0, count: edges)
-        out.edgeWeight = [Int32](repeating: 0, count: edges)
+        var edgeTarget = [Int32](repeating: 0, count: edges)
+        var edgeWeight = [Double](repeating: 0, count: edges)
         for u in 0..<nodes {
-            let lo = Int(out.edgeStart[u]), hi = Int(out.edgeStart[u + 1])
+            let lo = edgeStart[u], hi = edgeStart[u + 1]
             // Insertion sort by target (out-degrees are small); a full sort for large ones.
             if hi - lo > 32 {
                 s.order[lo..<hi].sort { s.edgeKey[Int($0)] < s.edgeKey[Int($1)] }
@@ -295,10 +293,11 @@ public struct GraphBuilder: Sendable {
             }
             for e in lo..<hi {
                 let i = Int(s.order[e])
-                out.edgeTarget[e] = Int32(truncatingIfNeeded: s.edgeKey[i] & 0xFFFF_FFFF)
-                out.edgeWeight[e] = s.edgeWeight[i]
+                edgeTarget[e] = Int32(truncatingIfNeeded: s.edgeKey[i] & 0xFFFF_FFFF)
+                edgeWeight[e] = Double(s.edgeWeight[i])
             }
         }
+        out.adjacency = SparseMatrix(rowStart: edgeStart, column: edgeTarget, value: edgeWeight)
 
         // Rows of the group whose state is a node: their local node.
         for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
@@ -322,7 +321,7 @@ public struct GraphBuilder: Sendable {
         var groupEdgeStart = [Int](repeating: 0, count: groups + 1)
         for (g, part) in parts.enumerated() {
             groupNodeStart[g + 1] = groupNodeStart[g] + part.nodeState.count
-            groupEdgeStart[g + 1] = groupEdgeStart[g] + part.edgeTarget.count
+            groupEdgeStart[g + 1] = groupEdgeStart[g] + part.adjacency.nonzeroCount
         }
         let nodes = groupNodeStart[groups], edges = groupEdgeStart[groups]
         let threads = Parallel.threads(self.threads)
@@ -338,7 +337,7 @@ public struct GraphBuilder: Sendable {
                 let part = parts[g]
                 let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
                 for u in 0..<part.nodeState.count {
-                    start[nodeBase + u] = edgeBase + Int(part.edgeStart[u])
+                    start[nodeBase + u] = edgeBase + part.adjacency.rowStart[u]
                     reward[nodeBase + u] = part.nodeReward[u]
                     state[nodeBase + u] = part.nodeState[u]
                 }
@@ -348,9 +347,9 @@ public struct GraphBuilder: Sendable {
             for g in range {
                 let part = parts[g]
                 let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
-                for e in 0..<part.edgeTarget.count {
-                    target[edgeBase + e] = Int32(nodeBase) + part.edgeTarget[e]
-                    weight[edgeBase + e] = Double(part.edgeWeight[e])
+                for e in 0..<part.adjacency.nonzeroCount {
+                    target[edgeBase + e] = Int32(nodeBase) + part.adjacency.column[e]
+                    weight[edgeBase + e] = part.adjacency.value[e]
                 }
             }
         }
@@ -360,7 +359,7 @@ public struct GraphBuilder: Sendable {
             }
         }
         return StateGraph(
-            unchecked: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
-            edgeWeight: edgeWeight, nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
+            unchecked: groupNodeStart, adjacency: SparseMatrix(rowStart: edgeStart, column: edgeTarget, value: edgeWeight),
+            nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
     }
 }

@@ -9,23 +9,6 @@
 /// duration of the call; library printing is off.
 import CSuiteSparse
 
-/// A square sparse matrix in compressed-column form with 32-bit indices, the input of
-/// UMFPACK's `umfpack_di_*` routines: column `j` holds rows `rowIndex[columnStart[j]..<columnStart[j+1]]`
-/// (ascending, no duplicates) with `values` alongside.
-///
-/// A compressed-row matrix `A` is the compressed-column form of `Aᵀ`, so callers holding CSR
-/// solve with `transposed: true` and never build the transpose.
-struct CompressedColumns: Sendable {
-    /// Order `n` of the matrix.
-    let order: Int
-    /// Column offsets (`n + 1`).
-    let columnStart: [Int32]
-    /// Row index of every stored entry.
-    let rowIndex: [Int32]
-    /// Value of every stored entry.
-    let values: [Double]
-}
-
 /// One CHOLMOD context (`cholmod_common`, 32-bit `cholmod_*` interface throughout): started in
 /// `init`, finished in `deinit`, with console printing off and supernodal `LLᵀ` requested.
 ///
@@ -60,14 +43,16 @@ final class CholmodContext {
 }
 
 /// Owns a `cholmod_sparse` (CHOLMOD-allocated, freed with `cholmod_free_sparse`): a real
-/// symmetric matrix stored as its upper triangle in compressed columns (`stype = 1`).
+/// symmetric matrix stored as its upper triangle in compressed columns (`stype = 1`), which
+/// are the compressed rows of its lower triangle.
 final class CholmodSparse {
     let context: CholmodContext
     let pointer: UnsafeMutablePointer<cholmod_sparse>
 
-    /// Copies `upper` (columns sorted, rows ≤ column) into a CHOLMOD matrix.
-    init(upperTriangle upper: CompressedColumns, context: CholmodContext) throws(RewardFlowError) {
-        let n = upper.order, nnz = upper.rowIndex.count
+    /// Copies `lower` (the lower triangle in compressed rows: row `j` holds columns `i ≤ j`,
+    /// ascending; read by CHOLMOD as the upper triangle by columns) into a CHOLMOD matrix.
+    init(lowerRows lower: SparseMatrix, context: CholmodContext) throws(RewardFlowError) {
+        let n = lower.rowCount, nnz = lower.nonzeroCount
         guard let a = cholmod_allocate_sparse(
             n, n, max(nnz, 1), 1, 1, 1, Int32(CHOLMOD_REAL), context.common)
         else { throw .numerical(message: "cholmod_allocate_sparse: out of memory (order \(n), \(nnz) entries)") }
@@ -77,9 +62,9 @@ final class CholmodSparse {
         let p = a.pointee.p.assumingMemoryBound(to: Int32.self)
         let i = a.pointee.i.assumingMemoryBound(to: Int32.self)
         let x = a.pointee.x.assumingMemoryBound(to: Double.self)
-        upper.columnStart.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: n + 1) }
-        upper.rowIndex.withUnsafeBufferPointer { if nnz > 0 { i.update(from: $0.baseAddress!, count: nnz) } }
-        upper.values.withUnsafeBufferPointer { if nnz > 0 { x.update(from: $0.baseAddress!, count: nnz) } }
+        for k in 0...n { p[k] = Int32(truncatingIfNeeded: lower.rowStart[k]) }
+        lower.column.withUnsafeBufferPointer { if nnz > 0 { i.update(from: $0.baseAddress!, count: nnz) } }
+        lower.value.withUnsafeBufferPointer { if nnz > 0 { x.update(from: $0.baseAddress!, count: nnz) } }
     }
 
     deinit {
@@ -147,11 +132,12 @@ final class SparseCholesky {
     let matrix: CholmodSparse
     let factor: CholmodFactor
 
-    /// Analyses `upper` (the upper triangle of `A`): fill-reducing ordering, supernodes.
-    init(analysing upper: CompressedColumns, context: CholmodContext = CholmodContext()) throws(RewardFlowError) {
-        let matrix = try CholmodSparse(upperTriangle: upper, context: context)
+    /// Analyses `lower` (the lower triangle of `A` in compressed rows, i.e. its upper
+    /// triangle by columns): fill-reducing ordering, supernodes.
+    init(analysing lower: SparseMatrix, context: CholmodContext = CholmodContext()) throws(RewardFlowError) {
+        let matrix = try CholmodSparse(lowerRows: lower, context: context)
         guard let l = cholmod_analyze(matrix.pointer, context.common), context.status >= CHOLMOD_OK else {
-            throw .numerical(message: "cholmod_analyze failed (status \(context.status), order \(upper.order))")
+            throw .numerical(message: "cholmod_analyze failed (status \(context.status), order \(lower.rowCount))")
         }
         self.context = context
         self.matrix = matrix
@@ -185,18 +171,31 @@ final class SparseCholesky {
 /// symbolic analysis and one numeric factorisation of a whole (block-diagonal) batch matrix,
 /// then solves against it.
 ///
+/// `A` comes in compressed rows (`SparseMatrix`); UMFPACK takes compressed columns, so the
+/// same arrays are handed over as the columns of `Aᵀ` and solves use `UMFPACK_At`.
+///
 /// The two UMFPACK objects are owned by `UmfpackSymbolic` and `UmfpackNumeric`, which free
 /// them in `deinit`; UMFPACK's own printing stays off (print level 0, no report calls).
 final class SparseLU {
-    /// The factorised matrix (UMFPACK's solve reads it again for iterative refinement).
-    let matrix: CompressedColumns
+    /// `Aᵀ` in UMFPACK's compressed columns (its solve reads it again for iterative refinement).
+    let matrix: Columns
     private var control: [Double]
     private let symbolic: UmfpackSymbolic
     private(set) var numeric: UmfpackNumeric?
 
-    /// Runs the symbolic analysis (ordering, block structure) of `matrix`.
-    init(analysing matrix: CompressedColumns) throws(RewardFlowError) {
-        precondition(matrix.columnStart.count == matrix.order + 1)
+    /// The 32-bit compressed columns UMFPACK reads: column `j` holds rows
+    /// `rowIndex[columnStart[j]..<columnStart[j+1]]` (ascending, no duplicates).
+    struct Columns {
+        let order: Int
+        let columnStart: [Int32]
+        let rowIndex: [Int32]
+        let values: [Double]
+    }
+
+    /// Runs the symbolic analysis (ordering, block structure) of the square matrix `a`.
+    init(analysing a: SparseMatrix) throws(RewardFlowError) {
+        precondition(a.rowCount == a.columnCount)
+        let matrix = Columns(order: a.rowCount, columnStart: a.rowStart32, rowIndex: a.column, values: a.value)
         var control = [Double](repeating: 0, count: Int(UMFPACK_CONTROL))
         umfpack_di_defaults(&control)
         control[Int(UMFPACK_PRL)] = 0
@@ -210,15 +209,14 @@ final class SparseLU {
         numeric = try UmfpackNumeric(matrix, symbolic: symbolic, control: control)
     }
 
-    /// Solves `A·x = b` (or `Aᵀ·x = b` when `transposed`) with the factors of `factorise()`.
-    func solve(_ b: [Double], transposed: Bool) throws(RewardFlowError) -> [Double] {
+    /// Solves `A·x = b` with the factors of `factorise()`.
+    func solve(_ b: [Double]) throws(RewardFlowError) -> [Double] {
         guard let numeric else { throw .numerical(message: "UMFPACK: solve before factorise") }
         precondition(b.count == matrix.order)
         var x = [Double](repeating: 0, count: matrix.order)
         var info = [Double](repeating: 0, count: Int(UMFPACK_INFO))
-        let system = transposed ? Int32(UMFPACK_At) : Int32(UMFPACK_A)
         let status = umfpack_di_solve(
-            system, matrix.columnStart, matrix.rowIndex, matrix.values, &x, b, numeric.handle, control, &info)
+            Int32(UMFPACK_At), matrix.columnStart, matrix.rowIndex, matrix.values, &x, b, numeric.handle, control, &info)
         try Self.check(status, "umfpack_di_solve", order: matrix.order)
         return x
     }
@@ -243,7 +241,7 @@ final class UmfpackSymbolic {
     /// The opaque `void *Symbolic`.
     let handle: UnsafeMutableRawPointer
 
-    init(_ matrix: CompressedColumns, control: [Double]) throws(RewardFlowError) {
+    init(_ matrix: SparseLU.Columns, control: [Double]) throws(RewardFlowError) {
         var info = [Double](repeating: 0, count: Int(UMFPACK_INFO))
         var symbolic: UnsafeMutableRawPointer?
         let n = Int32(matrix.order)
@@ -266,7 +264,7 @@ final class UmfpackNumeric {
     /// The opaque `void *Numeric`.
     let handle: UnsafeMutableRawPointer
 
-    init(_ matrix: CompressedColumns, symbolic: UmfpackSymbolic, control: [Double]) throws(RewardFlowError) {
+    init(_ matrix: SparseLU.Columns, symbolic: UmfpackSymbolic, control: [Double]) throws(RewardFlowError) {
         var info = [Double](repeating: 0, count: Int(UMFPACK_INFO))
         var numeric: UnsafeMutableRawPointer?
         let status = umfpack_di_numeric(

@@ -39,7 +39,7 @@ public struct Diffusion: Propagator {
         let n = graph.nodeCount
         var values = [Double](repeating: 0, count: n)
         guard n > 0 else { return values }
-        let s = explain.time("assemble S") { NormalisedAdjacency(graph) }
+        let s = explain.time("assemble S") { Self.normalisedAdjacency(graph) }
         let groups = graph.nonEmptyGroups
         let size = graph.nodeCount(ofGroup:)
         let limit: Int
@@ -69,7 +69,7 @@ public struct Diffusion: Propagator {
     }
 
     /// Solves each group by LAPACK `dposv` on its dense matrix `I − αS`.
-    func solveDense(_ groups: [Int], _ graph: StateGraph, _ s: NormalisedAdjacency, _ values: inout [Double]) throws(RewardFlowError) {
+    func solveDense(_ groups: [Int], _ graph: StateGraph, _ s: SparseMatrix, _ values: inout [Double]) throws(RewardFlowError) {
         guard !groups.isEmpty else { return }
         let alpha = self.alpha
         try LinearSystems.forEachGroup(groups, threads: threads, writing: &values, makeWorkspace: { DenseWorkspace() }) { (_, g, work, out) throws(RewardFlowError) in
@@ -89,15 +89,13 @@ public struct Diffusion: Propagator {
     }
 
     /// The upper triangle of `I − αS` over the packed groups, compressed by columns.
-    func upperTriangle(_ pack: GroupPack, _ graph: StateGraph, _ s: NormalisedAdjacency) throws(RewardFlowError) -> CompressedColumns {
+    /// (Its upper triangle by columns is its lower triangle by rows, the layout returned.)
+    func upperTriangle(_ pack: GroupPack, _ graph: StateGraph, _ s: SparseMatrix) throws(RewardFlowError) -> SparseMatrix {
         var entries = 0
         for g in pack.groups { entries += s.rowStart[graph.groupNodeStart[g + 1]] - s.rowStart[graph.groupNodeStart[g]] }
         let capacity = pack.nodeCount + entries / 2 + 1
         try LinearSystems.check32Bit(nodes: pack.nodeCount, nonzeros: capacity, "diffusion")
-        var start: [Int32] = [0], rows: [Int32] = [], vals: [Double] = []
-        start.reserveCapacity(pack.nodeCount + 1)
-        rows.reserveCapacity(capacity)
-        vals.reserveCapacity(capacity)
+        var upper = SparseMatrix(reservingRows: pack.nodeCount, nonzeros: capacity, columnCount: pack.nodeCount)
         for (k, g) in pack.groups.enumerated() {
             let base = graph.groupNodeStart[g], shift = pack.start[k] - base
             for j in base..<graph.groupNodeStart[g + 1] {
@@ -106,20 +104,18 @@ public struct Diffusion: Propagator {
                     let i = Int(s.column[e])
                     if i == j { diagonal -= alpha * s.value[e] }
                     if i >= j { continue }
-                    rows.append(Int32(i + shift))
-                    vals.append(-alpha * s.value[e])
+                    upper.append(i + shift, -alpha * s.value[e])
                 }
-                rows.append(Int32(j + shift))
-                vals.append(diagonal)
-                start.append(Int32(rows.count))
+                upper.append(j + shift, diagonal)
+                upper.endRow()
             }
         }
-        return CompressedColumns(order: pack.nodeCount, columnStart: start, rowIndex: rows, values: vals)
+        return upper
     }
 
     /// Solves the packed groups by one CHOLMOD supernodal `LLᵀ` of their block-diagonal matrix.
     func solveCholmod(
-        _ pack: GroupPack, _ graph: StateGraph, _ s: NormalisedAdjacency, _ values: inout [Double],
+        _ pack: GroupPack, _ graph: StateGraph, _ s: SparseMatrix, _ values: inout [Double],
         _ explain: inout SolveExplanation
     ) throws(RewardFlowError) {
         guard !pack.isEmpty else { return }
@@ -131,19 +127,15 @@ public struct Diffusion: Propagator {
         try explain.time("cholmod: factorise") { () throws(RewardFlowError) in try cholesky.factorise() }
         let x = try explain.time("cholmod: solve") { () throws(RewardFlowError) in try cholesky.solve(rhs) }
         pack.scatter(x, into: &values, graph: graph)
-        explain.record("cholmod", groups: pack.groups.count, nodes: pack.nodeCount, nonzeros: upper.rowIndex.count)
+        explain.record("cholmod", groups: pack.groups.count, nodes: pack.nodeCount, nonzeros: upper.nonzeroCount)
         if !cholesky.factor.isSupernodalLL { explain.notes.append("CHOLMOD returned a factor that is not supernodal LLᵀ") }
     }
 }
 
-/// `S = D^{-1/2}·(w + wᵀ)·D^{-1/2}` of a batch in compressed rows (columns ascending, global
-/// node ids; symmetric, so the rows are also its columns).
-struct NormalisedAdjacency: Sendable {
-    var rowStart: [Int]
-    var column: [Int32]
-    var value: [Double]
-
-    init(_ graph: StateGraph) {
+extension Diffusion {
+    /// `S = D^{-1/2}·(w + wᵀ)·D^{-1/2}` of a batch (columns ascending, global node ids;
+    /// symmetric, so the rows are also its columns).
+    static func normalisedAdjacency(_ graph: StateGraph) -> SparseMatrix {
         let n = graph.nodeCount
         let reversed = graph.reversed()
         var rowStart = [0], column: [Int32] = [], weight: [Double] = []
@@ -174,8 +166,6 @@ struct NormalisedAdjacency: Sendable {
         for u in 0..<n {
             for e in rowStart[u]..<rowStart[u + 1] { weight[e] *= scale[u] * scale[Int(column[e])] }
         }
-        self.rowStart = rowStart
-        self.column = column
-        self.value = weight
+        return SparseMatrix(rowStart: rowStart, column: column, value: weight)
     }
 }

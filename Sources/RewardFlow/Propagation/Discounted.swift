@@ -150,13 +150,10 @@ public struct Discounted: Propagator {
     // MARK: direct
 
     /// `I − γP` over the packed groups in compressed rows (diagonal in its sorted place).
-    func systemMatrix(_ pack: GroupPack, _ graph: StateGraph, _ p: [Double]) throws(RewardFlowError) -> CompressedRows {
+    func systemMatrix(_ pack: GroupPack, _ graph: StateGraph, _ p: [Double]) throws(RewardFlowError) -> SparseMatrix {
         let edges = pack.edgeCount(graph)
         try LinearSystems.check32Bit(nodes: pack.nodeCount, nonzeros: pack.nodeCount + edges, "discounted")
-        var a = CompressedRows(rowStart: [0], column: [], value: [])
-        a.rowStart.reserveCapacity(pack.nodeCount + 1)
-        a.column.reserveCapacity(pack.nodeCount + edges)
-        a.value.reserveCapacity(pack.nodeCount + edges)
+        var a = SparseMatrix(reservingRows: pack.nodeCount, nonzeros: pack.nodeCount + edges, columnCount: pack.nodeCount)
         for (k, g) in pack.groups.enumerated() {
             let base = graph.groupNodeStart[g], shift = pack.start[k] - base
             for u in base..<graph.groupNodeStart[g + 1] {
@@ -165,12 +162,12 @@ public struct Discounted: Propagator {
                     let t = Int(graph.edgeTarget[e])
                     if t == u { diagonal -= gamma * p[e]; continue }
                     if t > u && !placed {
-                        a.column.append(Int32(u + shift)); a.value.append(diagonal); placed = true
+                        a.append(u + shift, diagonal); placed = true
                     }
-                    a.column.append(Int32(t + shift)); a.value.append(-gamma * p[e])
+                    a.append(t + shift, -gamma * p[e])
                 }
-                if !placed { a.column.append(Int32(u + shift)); a.value.append(diagonal) }
-                a.rowStart.append(Int32(a.column.count))
+                if !placed { a.append(u + shift, diagonal) }
+                a.endRow()
             }
         }
         return a
@@ -183,16 +180,15 @@ public struct Discounted: Propagator {
         guard !pack.isEmpty else { return }
         let a = try explain.time("direct: assemble") { () throws(RewardFlowError) in try systemMatrix(pack, graph, p) }
         let rhs = pack.gather(graph.nodeReward, graph: graph)
-        // CSR of A is CSC of Aᵀ: factorise Aᵀ and solve (Aᵀ)ᵀ·V = A·V = r.
         let lu = try explain.time("direct: UMFPACK symbolic") { () throws(RewardFlowError) in
-            try SparseLU(analysing: a.asColumnsOfTranspose)
+            try SparseLU(analysing: a)
         }
         try explain.time("direct: UMFPACK numeric") { () throws(RewardFlowError) in try lu.factorise() }
         let x = try explain.time("direct: UMFPACK solve") { () throws(RewardFlowError) in
-            try lu.solve(rhs, transposed: true)
+            try lu.solve(rhs)
         }
         pack.scatter(x, into: &values, graph: graph)
-        explain.record("direct", groups: pack.groups.count, nodes: pack.nodeCount, nonzeros: a.column.count)
+        explain.record("direct", groups: pack.groups.count, nodes: pack.nodeCount, nonzeros: a.nonzeroCount)
     }
 
     // MARK: iterative
@@ -228,25 +224,21 @@ public struct Discounted: Propagator {
             throw .numerical(message: "discounted: the iterative solver did not converge in \(maxIterations) iterations (residual ‖(I−γP)V − r‖∞ = \(residual), tolerance \(tolerance))")
         }
         pack.scatter(v, into: &values, graph: graph)
-        explain.record("iterative", groups: pack.groups.count, nodes: n, nonzeros: m.column.count)
+        explain.record("iterative", groups: pack.groups.count, nodes: n, nonzeros: m.nonzeroCount)
     }
 
     /// `γ·P` over the packed groups in compressed rows.
-    func scaledTransitions(_ pack: GroupPack, _ graph: StateGraph, _ p: [Double]) throws(RewardFlowError) -> CompressedRows {
+    func scaledTransitions(_ pack: GroupPack, _ graph: StateGraph, _ p: [Double]) throws(RewardFlowError) -> SparseMatrix {
         let edges = pack.edgeCount(graph)
         try LinearSystems.check32Bit(nodes: pack.nodeCount, nonzeros: edges, "discounted")
-        var m = CompressedRows(rowStart: [0], column: [], value: [])
-        m.rowStart.reserveCapacity(pack.nodeCount + 1)
-        m.column.reserveCapacity(edges)
-        m.value.reserveCapacity(edges)
+        var m = SparseMatrix(reservingRows: pack.nodeCount, nonzeros: edges, columnCount: pack.nodeCount)
         for (k, g) in pack.groups.enumerated() {
             let base = graph.groupNodeStart[g], shift = pack.start[k] - base
             for u in base..<graph.groupNodeStart[g + 1] {
                 for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
-                    m.column.append(Int32(Int(graph.edgeTarget[e]) + shift))
-                    m.value.append(gamma * p[e])
+                    m.append(Int(graph.edgeTarget[e]) + shift, gamma * p[e])
                 }
-                m.rowStart.append(Int32(m.column.count))
+                m.endRow()
             }
         }
         return m

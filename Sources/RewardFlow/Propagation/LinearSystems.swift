@@ -47,36 +47,6 @@ struct GroupPack: Sendable {
     }
 }
 
-/// A square sparse matrix in compressed rows with 32-bit column indices, over packed nodes:
-/// row `i` holds `column[rowStart[i]..<rowStart[i+1]]` (ascending) and `value`s alongside.
-struct CompressedRows: Sendable {
-    var rowStart: [Int32]
-    var column: [Int32]
-    var value: [Double]
-    /// Order `n`.
-    var order: Int { rowStart.count - 1 }
-
-    /// The same arrays read as compressed columns (the transpose, for UMFPACK / CHOLMOD).
-    var asColumnsOfTranspose: CompressedColumns {
-        CompressedColumns(order: order, columnStart: rowStart, rowIndex: column, values: value)
-    }
-
-    /// `y[i] = Σ_j A(i, j)·x[j]` for every row, in parallel chunks of rows (up to `threads`).
-    func multiply(_ x: [Double], into y: inout [Double], threads: Int) {
-        withUncheckedViews(rowStart, column, value) { rs, cs, vs in
-            x.withUncheckedView { x in
-                Parallel.forEachChunk(threads: threads, count: order, minimumChunk: 8192, writing: &y) { rows, out in
-                    for i in rows {
-                        var s = 0.0
-                        for e in Int(rs[i])..<Int(rs[i + 1]) { s += vs[e] * x[Int(cs[e])] }
-                        out[i] = s
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Linear-system helpers shared by the operators.
 enum LinearSystems {
     /// Largest nonzero count the 32-bit SuiteSparse / BLAS interfaces accept.
