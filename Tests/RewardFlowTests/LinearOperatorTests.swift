@@ -295,9 +295,9 @@ import Testing
     }
 
     @Test func notPositiveDefiniteIsAnError() throws {
-        // [[1, 2], [2, 1]] is symmetric indefinite (eigenvalues 3, −1); upper triangle by columns.
-        let upper = CompressedColumns(order: 2, columnStart: [0, 1, 3], rowIndex: [0, 0, 1], values: [1, 2, 1])
-        let cholesky = try SparseCholesky(analysing: upper)
+        // [[1, 2], [2, 1]] is symmetric indefinite (eigenvalues 3, −1); lower triangle by rows.
+        let lower = SparseMatrix(rowStart: [0, 1, 3], column: [0, 0, 1], value: [1, 2, 1])
+        let cholesky = try SparseCholesky(analysing: lower)
         let error = thrownError { try cholesky.factorise() }
         guard case .numerical(let message)? = error else {
             Issue.record("expected a numerical error, got \(String(describing: error))")
@@ -305,7 +305,7 @@ import Testing
         }
         #expect(message.contains("not positive definite"))
         // A positive definite one factorises (supernodal LLᵀ) and solves.
-        let spd = try SparseCholesky(analysing: CompressedColumns(order: 2, columnStart: [0, 1, 3], rowIndex: [0, 0, 1], values: [4, 1, 3]))
+        let spd = try SparseCholesky(analysing: SparseMatrix(rowStart: [0, 1, 3], column: [0, 0, 1], value: [4, 1, 3]))
         try spd.factorise()
         #expect(spd.factor.isSupernodalLL)
         let x = try spd.solve([1, 2])
@@ -317,8 +317,8 @@ import Testing
 
     @Test func cholmodObjectsAreFreedWithTheirOwners() throws {
         let context = CholmodContext()
-        let spd = CompressedColumns(order: 2, columnStart: [0, 1, 3], rowIndex: [0, 0, 1], values: [4, 1, 3])
-        let indefinite = CompressedColumns(order: 2, columnStart: [0, 1, 3], rowIndex: [0, 0, 1], values: [1, 2, 1])
+        let spd = SparseMatrix(rowStart: [0, 1, 3], column: [0, 0, 1], value: [4, 1, 3])
+        let indefinite = SparseMatrix(rowStart: [0, 1, 3], column: [0, 0, 1], value: [1, 2, 1])
         do {
             let cholesky = try SparseCholesky(analysing: spd, context: context)
             try cholesky.factorise()
@@ -331,9 +331,17 @@ import Testing
         #expect(context.liveAllocations == 0)
     }
 
+    @Test func sparseLUSolvesTheMatrixGivenByRows() throws {
+        // A = [[2, 1], [0, 3]] by rows (not symmetric: solving Aᵀ instead would give [1.5, 0.5]).
+        let lu = try SparseLU(analysing: SparseMatrix(rowStart: [0, 2, 3], column: [0, 1, 1], value: [2, 1, 3]))
+        try lu.factorise()
+        let x = try lu.solve([3, 3])
+        #expect(abs(x[0] - 1) < 1e-15 && abs(x[1] - 1) < 1e-15)
+    }
+
     @Test func singularLUIsAnError() throws {
-        // [[1, 1], [1, 1]] by columns.
-        let lu = try SparseLU(analysing: CompressedColumns(order: 2, columnStart: [0, 2, 4], rowIndex: [0, 1, 0, 1], values: [1, 1, 1, 1]))
+        // [[1, 1], [1, 1]] by rows.
+        let lu = try SparseLU(analysing: SparseMatrix(rowStart: [0, 2, 4], column: [0, 1, 0, 1], value: [1, 1, 1, 1]))
         let error = thrownError { try lu.factorise() }
         guard case .numerical(let message)? = error else {
             Issue.record("expected a numerical error, got \(String(describing: error))")

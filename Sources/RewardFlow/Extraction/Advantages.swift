@@ -74,17 +74,10 @@ public struct AdvantageEstimator: Sendable {
         var episode = [Double](repeating: 0, count: n)
         var step = [Double](repeating: 0, count: n)
         var combined = [Double](repeating: 0, count: n)
-        episode.withUnsafeMutableBufferPointer { e in
-            step.withUnsafeMutableBufferPointer { s in
-                combined.withUnsafeMutableBufferPointer { c in
-                    let out = (SendableBuffer(e), SendableBuffer(s), SendableBuffer(c))
-                    Parallel.forEachChunk(threads: Parallel.threads(threads), count: index.groupCount, work: n) { groups in
-                        var scratch = GroupScratch(stateCount: keyCount)
-                        for g in groups {
-                            advantages(ofGroup: g, rows, stateColumn, index, stepReward, out, &scratch)
-                        }
-                    }
-                }
+        Parallel.forEachChunk(threads: Parallel.threads(threads), count: index.groupCount, work: n, writing: &episode, &step, &combined) { groups, e, s, c in
+            var scratch = GroupScratch(stateCount: keyCount)
+            for g in groups {
+                advantages(ofGroup: g, rows, stateColumn, index, stepReward, (e, s, c), &scratch)
             }
         }
         return RowAdvantages(episode: episode, step: step, combined: combined)
@@ -93,10 +86,10 @@ public struct AdvantageEstimator: Sendable {
     /// Per-thread scratch: state → step group of the current group (stamped, never cleared).
     struct GroupScratch {
         let stepGroupOfState: StampedMap
-        let activeRows = Int32Buffer()
-        let stepGroupOfActive = Int32Buffer()
-        let stepGroupStart = Int32Buffer()
-        let members = Int32Buffer()
+        let activeRows = RawBuffer<Int32>(repeating: 0)
+        let stepGroupOfActive = RawBuffer<Int32>(repeating: 0)
+        let stepGroupStart = RawBuffer<Int32>(repeating: 0)
+        let members = RawBuffer<Int32>(repeating: 0)
         var values: [Double] = []
         var sum = ExactAccumulator()
 
@@ -236,23 +229,5 @@ public struct AdvantageEstimator: Sendable {
                 combined[r] = episodeWeight * episode[r] + stepWeight * a
             }
         }
-    }
-}
-
-/// A growable raw `Int32` scratch buffer owned by one thread (contents are not kept on growth).
-final class Int32Buffer {
-    private var base = UnsafeMutablePointer<Int32>.allocate(capacity: 64)
-    private var capacity = 64
-
-    deinit { base.deallocate() }
-
-    /// A pointer to at least `count` elements (uninitialised after a growth).
-    func reserve(_ count: Int) -> UnsafeMutablePointer<Int32> {
-        if count > capacity {
-            base.deallocate()
-            capacity = max(count, capacity * 2)
-            base = .allocate(capacity: capacity)
-        }
-        return base
     }
 }

@@ -20,17 +20,13 @@ public enum RewardExtractor {
     ) -> RowRewards {
         let n = rows.count
         let threads = Parallel.threads(threads)
-        var value = [Double](repeating: 0, count: n)
         var stepReward = rows.reward
         var stepRewardAbs = rows.reward
         // Rows in parallel chunks, then trajectories in parallel chunks: disjoint writes only.
-        value.withUnsafeMutableBufferPointer { v in
-            let out = SendableBuffer(v)
-            Parallel.forEachChunk(threads: threads, count: n, minimumChunk: 1 << 15) { range in
-                for r in range {
-                    let node = graph.rowNode[r]
-                    out[r] = node >= 0 ? nodeValues[Int(node)] : 0
-                }
+        let value = [Double].makeParallel(count: n, threads: threads, minimumChunk: 1 << 15) { range, out in
+            for r in range {
+                let node = graph.rowNode[r]
+                out[r] = node >= 0 ? nodeValues[Int(node)] : 0
             }
         }
         var progress: GoalProgress?
@@ -40,27 +36,24 @@ public enum RewardExtractor {
         case .absolute: absolute = true
         case .progress(let p): progress = p
         }
-        stepReward.withUnsafeMutableBufferPointer { sr in
-            stepRewardAbs.withUnsafeMutableBufferPointer { sa in
-                let out = (SendableBuffer(sr), SendableBuffer(sa))
-                Parallel.forEachChunk(threads: threads, count: index.trajectoryCount, minimumChunk: 256) { trajectories in
-                    for t in trajectories {
-                        let first = index.trajectoryRowStart[t]
-                        let length = index.trajectoryRowStart[t + 1] - first
-                        let inRange = min(Int(index.activePrefix[t]), length - 1)
-                        for j in 0..<max(0, inRange) {
-                            let r = Int(index.orderedRows[first + j])
-                            let nextRow = Int(index.orderedRows[first + j + 1])
-                            let next = value[nextRow]
-                            if let p = progress {
-                                let exponent = p.distance(ofRow: nextRow, rows, graph) - p.distance(ofRow: r, rows, graph) + 1
-                                out.0[r] = p.goal.value(distance: exponent)
-                            } else {
-                                out.0[r] = absolute ? next : next - value[r]
-                            }
-                            out.1[r] = next
-                        }
+        Parallel.forEachChunk(
+            threads: threads, count: index.trajectoryCount, minimumChunk: 256, writing: &stepReward, &stepRewardAbs
+        ) { trajectories, stepOut, absOut in
+            for t in trajectories {
+                let first = index.trajectoryRowStart[t]
+                let length = index.trajectoryRowStart[t + 1] - first
+                let inRange = min(Int(index.activePrefix[t]), length - 1)
+                for j in 0..<max(0, inRange) {
+                    let r = Int(index.orderedRows[first + j])
+                    let nextRow = Int(index.orderedRows[first + j + 1])
+                    let next = value[nextRow]
+                    if let p = progress {
+                        let exponent = p.distance(ofRow: nextRow, rows, graph) - p.distance(ofRow: r, rows, graph) + 1
+                        stepOut[r] = p.goal.value(distance: exponent)
+                    } else {
+                        stepOut[r] = absolute ? next : next - value[r]
                     }
+                    absOut[r] = next
                 }
             }
         }

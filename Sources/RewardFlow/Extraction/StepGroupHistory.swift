@@ -7,27 +7,24 @@ enum StepGroupHistory {
     /// parallel on up to `threads` threads; the keys never depend on it.
     static func keys(_ rows: StepRows, index: TrajectoryIndex, history k: Int, threads: Int) -> [Int32] {
         var out = rows.state
-        out.withUnsafeMutableBufferPointer { buffer in
-            let result = SendableBuffer(buffer)
-            Parallel.forEachChunk(threads: threads, count: index.groupCount, work: rows.count * (min(k, 64) + 1)) { groups in
-                var ids: [[Int32]: Int32] = [:]
-                var key: [Int32] = []
-                for g in groups {
-                    ids.removeAll(keepingCapacity: true)
-                    for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
-                        let first = index.trajectoryRowStart[t]
-                        for j in 0..<Int(index.activePrefix[t]) {
-                            key.removeAll(keepingCapacity: true)
-                            for i in max(0, j - k)...j { key.append(rows.state[Int(index.orderedRows[first + i])]) }
-                            let id: Int32
-                            if let known = ids[key] {
-                                id = known
-                            } else {
-                                id = Int32(ids.count)
-                                ids[key] = id
-                            }
-                            result[Int(index.orderedRows[first + j])] = id
+        Parallel.forEachChunk(threads: threads, count: index.groupCount, work: rows.count * (min(k, 64) + 1), writing: &out) { groups, result in
+            var ids: [[Int32]: Int32] = [:]
+            var key: [Int32] = []
+            for g in groups {
+                ids.removeAll(keepingCapacity: true)
+                for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
+                    let first = index.trajectoryRowStart[t]
+                    for j in 0..<Int(index.activePrefix[t]) {
+                        key.removeAll(keepingCapacity: true)
+                        for i in max(0, j - k)...j { key.append(rows.state[Int(index.orderedRows[first + i])]) }
+                        let id: Int32
+                        if let known = ids[key] {
+                            id = known
+                        } else {
+                            id = Int32(ids.count)
+                            ids[key] = id
                         }
+                        result[Int(index.orderedRows[first + j])] = id
                     }
                 }
             }

@@ -32,15 +32,10 @@ public struct GraphBuilder: Sendable {
         var parts = [GroupGraph?](repeating: nil, count: groups)
         // Per row: the local node of its state (-1: not a node), made global in `assemble`.
         var rowNode = [Int32](repeating: -1, count: rows.count)
-        parts.withUnsafeMutableBufferPointer { out in
-            rowNode.withUnsafeMutableBufferPointer { rowOut in
-                let (output, rowNodes) = (SendableBuffer(out), SendableBuffer(rowOut))
-                Parallel.forEachChunk(threads: threads, count: groups, work: rows.count) { range in
-                    var scratch = GroupScratch(stateCount: rows.stateCount)
-                    for g in range {
-                        output[g] = buildGroup(g, rows, stateColumn, index, rowNodes, &scratch)
-                    }
-                }
+        Parallel.forEachChunk(threads: threads, count: groups, work: rows.count, writing: &parts, &rowNode) { range, output, rowNodes in
+            var scratch = GroupScratch(stateCount: rows.stateCount)
+            for g in range {
+                output[g] = buildGroup(g, rows, stateColumn, index, rowNodes, &scratch)
             }
         }
         return assemble(parts.map { $0! }, rows: rows, rowNode: &rowNode)
@@ -48,14 +43,12 @@ public struct GraphBuilder: Sendable {
 
     // MARK: - One group
 
-    /// One group's graph with local node ids, as a local CSR.
+    /// One group's graph with local node ids.
     struct GroupGraph {
         var nodeState: [Int32] = []
         var nodeReward: [Double] = []
-        /// Local CSR: out-edges of local node u are `edgeStart[u]..<edgeStart[u+1]`, targets ascending.
-        var edgeStart: [Int32] = []
-        var edgeTarget: [Int32] = []
-        var edgeWeight: [Int32] = []
+        /// The group's adjacency over local node ids, targets ascending in each row.
+        var adjacency = SparseMatrix(rowStart: [0], column: [], value: [])
     }
 
     /// An emitted transition `(s, a, s', r(s), r(s'))`; rewards compared as numbers.
@@ -268,21 +261,21 @@ public struct GraphBuilder: Sendable {
         // Local CSR by counting sort on the source, targets ascending within each source.
         let nodes = out.nodeState.count
         let edges = s.edgeKey.count
-        out.edgeStart = [Int32](repeating: 0, count: nodes + 1)
-        for key in s.edgeKey { out.edgeStart[Int(key >> 32) + 1] += 1 }
-        for u in 0..<nodes { out.edgeStart[u + 1] += out.edgeStart[u] }
+        var edgeStart = [Int](repeating: 0, count: nodes + 1)
+        for key in s.edgeKey { edgeStart[Int(key >> 32) + 1] += 1 }
+        for u in 0..<nodes { edgeStart[u + 1] += edgeStart[u] }
         s.order.removeAll(keepingCapacity: true)
         s.order.append(contentsOf: repeatElement(0, count: edges))
-        var fill = out.edgeStart
+        var fill = edgeStart
         for (i, key) in s.edgeKey.enumerated() {
             let u = Int(key >> 32)
-            s.order[Int(fill[u])] = Int32(i)
+            s.order[fill[u]] = Int32(i)
             fill[u] += 1
         }
-        out.edgeTarget = [Int32](repeating: 0, count: edges)
-        out.edgeWeight = [Int32](repeating: 0, count: edges)
+        var edgeTarget = [Int32](repeating: 0, count: edges)
+        var edgeWeight = [Double](repeating: 0, count: edges)
         for u in 0..<nodes {
-            let lo = Int(out.edgeStart[u]), hi = Int(out.edgeStart[u + 1])
+            let lo = edgeStart[u], hi = edgeStart[u + 1]
             // Insertion sort by target (out-degrees are small); a full sort for large ones.
             if hi - lo > 32 {
                 s.order[lo..<hi].sort { s.edgeKey[Int($0)] < s.edgeKey[Int($1)] }
@@ -300,10 +293,11 @@ public struct GraphBuilder: Sendable {
             }
             for e in lo..<hi {
                 let i = Int(s.order[e])
-                out.edgeTarget[e] = Int32(truncatingIfNeeded: s.edgeKey[i] & 0xFFFF_FFFF)
-                out.edgeWeight[e] = s.edgeWeight[i]
+                edgeTarget[e] = Int32(truncatingIfNeeded: s.edgeKey[i] & 0xFFFF_FFFF)
+                edgeWeight[e] = Double(s.edgeWeight[i])
             }
         }
+        out.adjacency = SparseMatrix(rowStart: edgeStart, column: edgeTarget, value: edgeWeight)
 
         // Rows of the group whose state is a node: their local node.
         for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
@@ -327,7 +321,7 @@ public struct GraphBuilder: Sendable {
         var groupEdgeStart = [Int](repeating: 0, count: groups + 1)
         for (g, part) in parts.enumerated() {
             groupNodeStart[g + 1] = groupNodeStart[g] + part.nodeState.count
-            groupEdgeStart[g + 1] = groupEdgeStart[g] + part.edgeTarget.count
+            groupEdgeStart[g + 1] = groupEdgeStart[g] + part.adjacency.nonzeroCount
         }
         let nodes = groupNodeStart[groups], edges = groupEdgeStart[groups]
         let threads = Parallel.threads(self.threads)
@@ -337,42 +331,35 @@ public struct GraphBuilder: Sendable {
         var nodeReward = [Double](repeating: 0, count: nodes)
         var nodeState = [Int32](repeating: 0, count: nodes)
         edgeStart[nodes] = edges
-        edgeStart.withUnsafeMutableBufferPointer { es in
-            edgeTarget.withUnsafeMutableBufferPointer { et in
-                edgeWeight.withUnsafeMutableBufferPointer { ew in
-                    nodeReward.withUnsafeMutableBufferPointer { nr in
-                        nodeState.withUnsafeMutableBufferPointer { ns in
-                            let out = (SendableBuffer(es), SendableBuffer(et), SendableBuffer(ew), SendableBuffer(nr), SendableBuffer(ns))
-                            Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges) { range in
-                                for g in range {
-                                    let part = parts[g]
-                                    let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
-                                    for u in 0..<part.nodeState.count {
-                                        out.0[nodeBase + u] = edgeBase + Int(part.edgeStart[u])
-                                        out.3[nodeBase + u] = part.nodeReward[u]
-                                        out.4[nodeBase + u] = part.nodeState[u]
-                                    }
-                                    for e in 0..<part.edgeTarget.count {
-                                        out.1[edgeBase + e] = Int32(nodeBase) + part.edgeTarget[e]
-                                        out.2[edgeBase + e] = Double(part.edgeWeight[e])
-                                    }
-                                }
-                            }
-                        }
-                    }
+        // Nodes, then edges: each group copies its blocks (disjoint ranges) in parallel.
+        Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges, writing: &edgeStart, &nodeReward, &nodeState) { range, start, reward, state in
+            for g in range {
+                let part = parts[g]
+                let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
+                for u in 0..<part.nodeState.count {
+                    start[nodeBase + u] = edgeBase + part.adjacency.rowStart[u]
+                    reward[nodeBase + u] = part.nodeReward[u]
+                    state[nodeBase + u] = part.nodeState[u]
                 }
             }
         }
-        rowNode.withUnsafeMutableBufferPointer { rn in
-            let out = SendableBuffer(rn)
-            Parallel.forEachChunk(threads: threads, count: rows.count, minimumChunk: 1 << 16) { range in
-                for r in range where out[r] >= 0 {
-                    out[r] += Int32(groupNodeStart[Int(rows.group[r])])
+        Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges, writing: &edgeTarget, &edgeWeight) { range, target, weight in
+            for g in range {
+                let part = parts[g]
+                let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
+                for e in 0..<part.adjacency.nonzeroCount {
+                    target[edgeBase + e] = Int32(nodeBase) + part.adjacency.column[e]
+                    weight[edgeBase + e] = part.adjacency.value[e]
                 }
+            }
+        }
+        Parallel.forEachChunk(threads: threads, count: rows.count, minimumChunk: 1 << 16, writing: &rowNode) { range, out in
+            for r in range where out[r] >= 0 {
+                out[r] += Int32(groupNodeStart[Int(rows.group[r])])
             }
         }
         return StateGraph(
-            unchecked: groupNodeStart, edgeStart: edgeStart, edgeTarget: edgeTarget,
-            edgeWeight: edgeWeight, nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
+            unchecked: groupNodeStart, adjacency: SparseMatrix(rowStart: edgeStart, column: edgeTarget, value: edgeWeight),
+            nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
     }
 }

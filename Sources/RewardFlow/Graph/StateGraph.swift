@@ -16,12 +16,14 @@ public enum NodeRewardPolicy: String, Sendable, CaseIterable {
 public struct StateGraph: Sendable {
     /// Node ranges per group (`groupCount + 1` offsets).
     public let groupNodeStart: [Int]
+    /// The weighted adjacency `w` (rows: sources, columns: targets, values: `w(u→v)`).
+    let adjacency: SparseMatrix
     /// CSR row offsets (`nodeCount + 1`).
-    public let edgeStart: [Int]
+    public var edgeStart: [Int] { adjacency.rowStart }
     /// CSR column indices: the edge targets (global node ids).
-    public let edgeTarget: [Int32]
+    public var edgeTarget: [Int32] { adjacency.column }
     /// `w(u→v)` per edge: trajectory counts, as doubles for the numerical kernels.
-    public let edgeWeight: [Double]
+    public var edgeWeight: [Double] { adjacency.value }
     /// `r(s)` per node.
     public let nodeReward: [Double]
     /// The state id (into the rows' state table) of each node.
@@ -74,10 +76,16 @@ public struct StateGraph: Sendable {
         nodeReward: [Double], nodeState: [Int32], rowNode: [Int32]
     ) {
         assert(edgeStart.count == nodeReward.count + 1 && edgeTarget.count == edgeWeight.count)
+        self.init(
+            unchecked: groupNodeStart, adjacency: SparseMatrix(rowStart: edgeStart, column: edgeTarget, value: edgeWeight),
+            nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
+    }
+
+    /// Creates a graph from its adjacency and node arrays, built correctly by the caller.
+    init(unchecked groupNodeStart: [Int], adjacency: SparseMatrix, nodeReward: [Double], nodeState: [Int32], rowNode: [Int32]) {
+        assert(adjacency.rowCount == nodeReward.count && adjacency.columnCount == nodeReward.count)
         self.groupNodeStart = groupNodeStart
-        self.edgeStart = edgeStart
-        self.edgeTarget = edgeTarget
-        self.edgeWeight = edgeWeight
+        self.adjacency = adjacency
         self.nodeReward = nodeReward
         self.nodeState = nodeState
         self.rowNode = rowNode
@@ -146,23 +154,8 @@ public struct StateGraph: Sendable {
 
     /// The transpose: edge `v→u` for every edge `u→v`, same weights (the predecessor lists).
     public func reversed() -> StateGraph {
-        let n = nodeCount
-        var start = [Int](repeating: 0, count: n + 1)
-        for v in edgeTarget { start[Int(v) + 1] += 1 }
-        for i in 0..<n { start[i + 1] += start[i] }
-        var fill = start
-        var target = [Int32](repeating: 0, count: edgeCount)
-        var weight = [Double](repeating: 0, count: edgeCount)
-        for u in 0..<n {
-            for e in edgeStart[u]..<edgeStart[u + 1] {
-                let v = Int(edgeTarget[e])
-                target[fill[v]] = Int32(u)
-                weight[fill[v]] = edgeWeight[e]
-                fill[v] += 1
-            }
-        }
-        return StateGraph(
-            unchecked: groupNodeStart, edgeStart: start, edgeTarget: target, edgeWeight: weight,
+        StateGraph(
+            unchecked: groupNodeStart, adjacency: adjacency.transposed(),
             nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
     }
 }

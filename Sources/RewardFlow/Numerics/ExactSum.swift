@@ -68,8 +68,7 @@ struct ExactAccumulator: Sendable {
             partials.words.0[0] += value
             return
         }
-        withUnsafeMutableBytes(of: &partials) { raw in
-            let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+        withSlots(of: &partials, as: Double.self) { p in
             var x = value
             var kept = 0
             for i in 0..<count {
@@ -113,8 +112,7 @@ struct ExactAccumulator: Sendable {
             }
             if count <= 1 { return count == 0 ? 0 : partials.words.0[0] }
             let count = self.count
-            return withUnsafeMutableBytes(of: &partials) { raw -> Double in
-                let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+            return withSlots(of: &partials, as: Double.self) { p -> Double in
                 var n = count - 1
                 var high = p[n]
                 var low = 0.0

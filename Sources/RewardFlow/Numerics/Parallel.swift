@@ -52,22 +52,6 @@ enum Parallel {
     }
 }
 
-extension Parallel {
-    /// `body(k)` for the parts `k` in `0..<parts`, concurrently on at most `threads` threads (as
-    /// `forEachChunk` splits them), and the results in part order; `body` writes nothing
-    /// shared but through its own part's result.
-    static func map<Result>(threads: Int, parts: Int, _ body: (Int) -> Result) -> [Result] {
-        var results = [Result?](repeating: nil, count: parts)
-        results.withUnsafeMutableBufferPointer { out in
-            let slots = SendableBuffer(out)
-            forEachChunk(threads: threads, count: parts) { chunk in
-                for k in chunk { slots[k] = body(k) }
-            }
-        }
-        return results.map { $0! }
-    }
-}
-
 /// Engine-wide execution settings (threads of the parallel loops; the BLAS in use).
 ///
 /// Output never depends on these: every parallel loop writes results to fixed slots and every
@@ -92,51 +76,4 @@ public enum Execution {
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
-}
-
-/// A mutable buffer written at disjoint indices from parallel chunks.
-struct SendableBuffer<Element>: @unchecked Sendable {
-    let base: UnsafeMutableBufferPointer<Element>
-    init(_ base: UnsafeMutableBufferPointer<Element>) { self.base = base }
-    subscript(i: Int) -> Element {
-        get { base[i] }
-        nonmutating set { base[i] = newValue }
-    }
-}
-
-/// A map from dense keys `0..<count` (state ids) to non-negative `Int32` values that empties in
-/// O(1): each entry carries the stamp of the generation that wrote it, and `clear()` starts a
-/// new generation. Per-thread scratch of the per-group loops; raw storage, so the hot lookups
-/// carry no array uniqueness or bounds checks (keys come from the batch's own id columns).
-final class StampedMap {
-    private let values: UnsafeMutablePointer<Int32>
-    private let stamps: UnsafeMutablePointer<Int32>
-    private var stamp: Int32 = 0
-
-    init(count: Int) {
-        values = .allocate(capacity: max(1, count))
-        stamps = .allocate(capacity: max(1, count))
-        stamps.initialize(repeating: -1, count: max(1, count))
-        values.initialize(repeating: 0, count: max(1, count))
-    }
-
-    deinit {
-        values.deallocate()
-        stamps.deallocate()
-    }
-
-    /// Forgets every entry.
-    @inline(__always)
-    func clear() { stamp &+= 1 }
-
-    /// The value of `key`, or -1 when it has none in this generation.
-    @inline(__always)
-    func value(_ key: Int) -> Int32 { stamps[key] == stamp ? values[key] : -1 }
-
-    /// Sets the value of `key`.
-    @inline(__always)
-    func set(_ key: Int, _ value: Int32) {
-        stamps[key] = stamp
-        values[key] = value
-    }
 }

@@ -39,7 +39,7 @@ public struct Diffusion: Propagator {
         let n = graph.nodeCount
         var values = [Double](repeating: 0, count: n)
         guard n > 0 else { return values }
-        let s = explain.time("assemble S") { NormalisedAdjacency(graph) }
+        let s = explain.time("assemble S") { Self.normalisedAdjacency(graph) }
         let groups = graph.nonEmptyGroups
         let size = graph.nodeCount(ofGroup:)
         let limit: Int
@@ -49,11 +49,9 @@ public struct Diffusion: Propagator {
         case .auto: limit = Self.denseLimit
         }
         let small = groups.filter { size($0) <= limit }, large = groups.filter { size($0) > limit }
-        try explain.time("dense: dposv per group") { () throws(RewardFlowError) in
-            try solveDense(small, graph, s, &values)
-        }
-        explain.record("dense", groups: small.count, nodes: small.reduce(0) { $0 + size($1) })
-        try solveCholmod(GroupPack(large, graph: graph), graph, s, &values, &explain)
+        let system = DiffusionSystem(s: s, alpha: alpha)
+        try BlockSolver.solveDense(system, groups: small, graph: graph, threads: threads, into: &values, explain: &explain)
+        try BlockSolver.solveSparse(system, pack: GroupPack(large, graph: graph), graph: graph, into: &values, explain: &explain)
         if solver == .auto {
             explain.notes.append("auto: groups of ≤ \(Self.denseLimit) nodes by dposv, larger ones by CHOLMOD")
         }
@@ -67,86 +65,44 @@ public struct Diffusion: Propagator {
         explain.residualDescription = "‖(I−αS)f − r‖∞"
         return values
     }
+}
 
-    /// Solves each group by LAPACK `dposv` on its dense matrix `I − αS`.
-    func solveDense(_ groups: [Int], _ graph: StateGraph, _ s: NormalisedAdjacency, _ values: inout [Double]) throws(RewardFlowError) {
-        guard !groups.isEmpty else { return }
-        let alpha = self.alpha
-        try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
-            let out = SendableBuffer(out)
-            try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { DenseWorkspace() }) { (_, g, work) throws(RewardFlowError) in
-                let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
-                work.reset(order: n)
-                for j in 0..<n {
-                    let v = base + j
-                    work.a[j + j * n] = 1
-                    for e in s.rowStart[v]..<s.rowStart[v + 1] {
-                        work.a[(Int(s.column[e]) - base) + j * n] -= alpha * s.value[e]
-                    }
-                    work.b[j] = graph.nodeReward[v]
-                }
-                try DenseLAPACK.solveSPD(order: n, &work.a, &work.b)
-                for i in 0..<n { out[base + i] = work.b[i] }
-            }
-        }
-    }
+/// `A = I − α·S` of `Diffusion`, `S = D^{-1/2}·W·D^{-1/2}` (exactly symmetric: both
+/// triangles are computed by the same products), for `BlockSolver`.
+///
+/// SPD: `S` is similar to the random-walk matrix `D⁻¹W`, so its eigenvalues lie in [−1, 1]
+/// (isolated nodes give zero rows), and those of `A` in `[1−α, 1+α]` with `0 ≤ α < 1`:
+/// Cholesky applies. Error bound (postcondition): `κ₂(A) ≤ (1+α)/(1−α)`, so the
+/// backward-stable Cholesky solves give `‖f − f*‖₂ / ‖f*‖₂ ≤ c(n)·ε·(1+α)/(1−α)`; `Diffusion`
+/// reports the residual `‖Af − r‖∞` it reached.
+struct DiffusionSystem: BlockSystem {
+    let s: SparseMatrix
+    let alpha: Double
 
-    /// The upper triangle of `I − αS` over the packed groups, compressed by columns.
-    func upperTriangle(_ pack: GroupPack, _ graph: StateGraph, _ s: NormalisedAdjacency) throws(RewardFlowError) -> CompressedColumns {
-        var entries = 0
-        for g in pack.groups { entries += s.rowStart[graph.groupNodeStart[g + 1]] - s.rowStart[graph.groupNodeStart[g]] }
-        let capacity = pack.nodeCount + entries / 2 + 1
-        try LinearSystems.check32Bit(nodes: pack.nodeCount, nonzeros: capacity, "diffusion")
-        var start: [Int32] = [0], rows: [Int32] = [], vals: [Double] = []
-        start.reserveCapacity(pack.nodeCount + 1)
-        rows.reserveCapacity(capacity)
-        vals.reserveCapacity(capacity)
-        for (k, g) in pack.groups.enumerated() {
-            let base = graph.groupNodeStart[g], shift = pack.start[k] - base
-            for j in base..<graph.groupNodeStart[g + 1] {
-                var diagonal = 1.0
-                for e in s.rowStart[j]..<s.rowStart[j + 1] {
-                    let i = Int(s.column[e])
-                    if i == j { diagonal -= alpha * s.value[e] }
-                    if i >= j { continue }
-                    rows.append(Int32(i + shift))
-                    vals.append(-alpha * s.value[e])
-                }
-                rows.append(Int32(j + shift))
-                vals.append(diagonal)
-                start.append(Int32(rows.count))
-            }
-        }
-        return CompressedColumns(order: pack.nodeCount, columnStart: start, rowIndex: rows, values: vals)
-    }
+    var factorisation: BlockFactorisation { .cholesky }
+    var name: String { "diffusion" }
 
-    /// Solves the packed groups by one CHOLMOD supernodal `LLᵀ` of their block-diagonal matrix.
-    func solveCholmod(
-        _ pack: GroupPack, _ graph: StateGraph, _ s: NormalisedAdjacency, _ values: inout [Double],
-        _ explain: inout SolveExplanation
-    ) throws(RewardFlowError) {
-        guard !pack.isEmpty else { return }
-        let upper = try explain.time("cholmod: assemble") { () throws(RewardFlowError) in try upperTriangle(pack, graph, s) }
-        let rhs = pack.gather(graph.nodeReward, graph: graph)
-        let cholesky = try explain.time("cholmod: analyse") { () throws(RewardFlowError) in
-            try SparseCholesky(analysing: upper)
+    /// Row `j`: `1 − α·S(j, j)` on the diagonal (in its sorted place), `−α·S(j, i)` elsewhere.
+    @inline(__always)
+    func forEachEntry(ofRow j: Int, _ body: (Int, Double) -> Void) {
+        let entries = s.rowStart[j]..<s.rowStart[j + 1]
+        var diagonal = 1.0
+        for e in entries where Int(s.column[e]) == j { diagonal -= alpha * s.value[e] }
+        var placed = false
+        for e in entries {
+            let i = Int(s.column[e])
+            if i == j { continue }
+            if i > j && !placed { body(j, diagonal); placed = true }
+            body(i, -alpha * s.value[e])
         }
-        try explain.time("cholmod: factorise") { () throws(RewardFlowError) in try cholesky.factorise() }
-        let x = try explain.time("cholmod: solve") { () throws(RewardFlowError) in try cholesky.solve(rhs) }
-        pack.scatter(x, into: &values, graph: graph)
-        explain.record("cholmod", groups: pack.groups.count, nodes: pack.nodeCount, nonzeros: upper.rowIndex.count)
-        if !cholesky.factor.isSupernodalLL { explain.notes.append("CHOLMOD returned a factor that is not supernodal LLᵀ") }
+        if !placed { body(j, diagonal) }
     }
 }
 
-/// `S = D^{-1/2}·(w + wᵀ)·D^{-1/2}` of a batch in compressed rows (columns ascending, global
-/// node ids; symmetric, so the rows are also its columns).
-struct NormalisedAdjacency: Sendable {
-    var rowStart: [Int]
-    var column: [Int32]
-    var value: [Double]
-
-    init(_ graph: StateGraph) {
+extension Diffusion {
+    /// `S = D^{-1/2}·(w + wᵀ)·D^{-1/2}` of a batch (columns ascending, global node ids;
+    /// symmetric, so the rows are also its columns).
+    static func normalisedAdjacency(_ graph: StateGraph) -> SparseMatrix {
         let n = graph.nodeCount
         let reversed = graph.reversed()
         var rowStart = [0], column: [Int32] = [], weight: [Double] = []
@@ -177,8 +133,6 @@ struct NormalisedAdjacency: Sendable {
         for u in 0..<n {
             for e in rowStart[u]..<rowStart[u + 1] { weight[e] *= scale[u] * scale[Int(column[e])] }
         }
-        self.rowStart = rowStart
-        self.column = column
-        self.value = weight
+        return SparseMatrix(rowStart: rowStart, column: column, value: weight)
     }
 }

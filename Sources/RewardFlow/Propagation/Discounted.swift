@@ -59,29 +59,22 @@ public struct Discounted: Propagator {
         let p = explain.time("assemble P") { LinearSystems.rowNormalised(graph) }
         let groups = graph.nonEmptyGroups
         let size = graph.nodeCount(ofGroup:)
+        let system = DiscountedSystem(graph: graph, p: p, gamma: gamma)
 
         switch solver {
         case .direct:
-            try solveDirect(GroupPack(groups, graph: graph), graph, p, &values, &explain)
+            try BlockSolver.solveSparse(system, pack: GroupPack(groups, graph: graph), graph: graph, into: &values, explain: &explain)
         case .iterative:
             try solveIterative(GroupPack(groups, graph: graph), graph, p, &values, &explain)
         case .dense:
-            try explain.time("dense: dgesv per group") { () throws(RewardFlowError) in
-                try solveDense(groups, graph, p, &values)
-            }
-            explain.record("dense", groups: groups.count, nodes: n)
+            try BlockSolver.solveDense(system, groups: groups, graph: graph, threads: threads, into: &values, explain: &explain)
         case .auto:
-            let cyclic = try explain.time("acyclic: topological back-substitution") { () throws(RewardFlowError) in
-                try solveAcyclic(groups, graph, p, &values)
-            }
+            let cyclic = explain.time("acyclic: topological back-substitution") { solveAcyclic(groups, graph, p, &values) }
             explain.record("acyclic", groups: groups.count - cyclic.count, nodes: n - cyclic.reduce(0) { $0 + size($1) })
             let small = cyclic.filter { size($0) <= Self.denseLimit }
             let large = cyclic.filter { size($0) > Self.denseLimit }
-            try explain.time("dense: dgesv per group") { () throws(RewardFlowError) in
-                try solveDense(small, graph, p, &values)
-            }
-            explain.record("dense", groups: small.count, nodes: small.reduce(0) { $0 + size($1) })
-            try solveDirect(GroupPack(large, graph: graph), graph, p, &values, &explain)
+            try BlockSolver.solveDense(system, groups: small, graph: graph, threads: threads, into: &values, explain: &explain)
+            try BlockSolver.solveSparse(system, pack: GroupPack(large, graph: graph), graph: graph, into: &values, explain: &explain)
             explain.notes.append("auto: acyclic groups by back-substitution, cyclic groups of ≤ \(Self.denseLimit) nodes by dgesv, larger ones by UMFPACK")
         }
         if solver != .iterative {  // the iterative backend reports the residual it stopped at
@@ -106,99 +99,26 @@ public struct Discounted: Propagator {
     /// (Kahn's algorithm) and returns the cyclic ones, untouched.
     func solveAcyclic(
         _ groups: [Int], _ graph: StateGraph, _ p: [Double], _ values: inout [Double]
-    ) throws(RewardFlowError) -> [Int] {
+    ) -> [Int] {
         var isCyclic = [Bool](repeating: false, count: groups.count)
-        try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
-            try isCyclic.withUnsafeMutableBufferPointer { (flags) throws(RewardFlowError) in
-                let (out, flags) = (SendableBuffer(out), SendableBuffer(flags))
-                try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { TopologicalOrder() }) { k, g, work in
-                    let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
-                    guard work.sort(base..<base + n, graph) else {
-                        flags[k] = true
-                        return
-                    }
-                    for i in work.order.reversed() {
-                        let u = base + Int(i)
-                        var s = 0.0
-                        for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] { s += p[e] * out[Int(graph.edgeTarget[e])] }
-                        out[u] = graph.nodeReward[u] + gamma * s
-                    }
+        Parallel.forEachChunk(threads: threads, count: groups.count, writing: &values, &isCyclic) { chunk, out, flags in
+            var work = TopologicalOrder()
+            for k in chunk {
+                let g = groups[k]
+                let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
+                guard work.sort(base..<base + n, graph) else {
+                    flags[k] = true
+                    continue
+                }
+                for i in work.order.reversed() {
+                    let u = base + Int(i)
+                    var s = 0.0
+                    for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] { s += p[e] * out[Int(graph.edgeTarget[e])] }
+                    out[u] = graph.nodeReward[u] + gamma * s
                 }
             }
         }
         return zip(groups, isCyclic).compactMap { $1 ? $0 : nil }
-    }
-
-    // MARK: dense
-
-    /// Solves each group of `groups` by LAPACK `dgesv` on its dense matrix `I − γP`.
-    func solveDense(_ groups: [Int], _ graph: StateGraph, _ p: [Double], _ values: inout [Double]) throws(RewardFlowError) {
-        guard !groups.isEmpty else { return }
-        try values.withUnsafeMutableBufferPointer { (out) throws(RewardFlowError) in
-            let out = SendableBuffer(out)
-            try LinearSystems.forEachGroup(groups, threads: threads, makeWorkspace: { DenseWorkspace() }) { (_, g, work) throws(RewardFlowError) in
-                let base = graph.groupNodeStart[g], n = graph.groupNodeStart[g + 1] - base
-                work.reset(order: n)
-                for i in 0..<n {
-                    let u = base + i
-                    work.a[i + i * n] = 1
-                    for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
-                        work.a[i + (Int(graph.edgeTarget[e]) - base) * n] -= gamma * p[e]
-                    }
-                    work.b[i] = graph.nodeReward[u]
-                }
-                try DenseLAPACK.solveGeneral(order: n, &work.a, &work.b, pivots: &work.pivots)
-                for i in 0..<n { out[base + i] = work.b[i] }
-            }
-        }
-    }
-
-    // MARK: direct
-
-    /// `I − γP` over the packed groups in compressed rows (diagonal in its sorted place).
-    func systemMatrix(_ pack: GroupPack, _ graph: StateGraph, _ p: [Double]) throws(RewardFlowError) -> CompressedRows {
-        let edges = pack.edgeCount(graph)
-        try LinearSystems.check32Bit(nodes: pack.nodeCount, nonzeros: pack.nodeCount + edges, "discounted")
-        var a = CompressedRows(rowStart: [0], column: [], value: [])
-        a.rowStart.reserveCapacity(pack.nodeCount + 1)
-        a.column.reserveCapacity(pack.nodeCount + edges)
-        a.value.reserveCapacity(pack.nodeCount + edges)
-        for (k, g) in pack.groups.enumerated() {
-            let base = graph.groupNodeStart[g], shift = pack.start[k] - base
-            for u in base..<graph.groupNodeStart[g + 1] {
-                var diagonal = 1.0, placed = false
-                for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
-                    let t = Int(graph.edgeTarget[e])
-                    if t == u { diagonal -= gamma * p[e]; continue }
-                    if t > u && !placed {
-                        a.column.append(Int32(u + shift)); a.value.append(diagonal); placed = true
-                    }
-                    a.column.append(Int32(t + shift)); a.value.append(-gamma * p[e])
-                }
-                if !placed { a.column.append(Int32(u + shift)); a.value.append(diagonal) }
-                a.rowStart.append(Int32(a.column.count))
-            }
-        }
-        return a
-    }
-
-    /// Solves the packed groups by one UMFPACK LU of their block-diagonal matrix.
-    func solveDirect(
-        _ pack: GroupPack, _ graph: StateGraph, _ p: [Double], _ values: inout [Double], _ explain: inout SolveExplanation
-    ) throws(RewardFlowError) {
-        guard !pack.isEmpty else { return }
-        let a = try explain.time("direct: assemble") { () throws(RewardFlowError) in try systemMatrix(pack, graph, p) }
-        let rhs = pack.gather(graph.nodeReward, graph: graph)
-        // CSR of A is CSC of Aᵀ: factorise Aᵀ and solve (Aᵀ)ᵀ·V = A·V = r.
-        let lu = try explain.time("direct: UMFPACK symbolic") { () throws(RewardFlowError) in
-            try SparseLU(analysing: a.asColumnsOfTranspose)
-        }
-        try explain.time("direct: UMFPACK numeric") { () throws(RewardFlowError) in try lu.factorise() }
-        let x = try explain.time("direct: UMFPACK solve") { () throws(RewardFlowError) in
-            try lu.solve(rhs, transposed: true)
-        }
-        pack.scatter(x, into: &values, graph: graph)
-        explain.record("direct", groups: pack.groups.count, nodes: pack.nodeCount, nonzeros: a.column.count)
     }
 
     // MARK: iterative
@@ -216,23 +136,15 @@ public struct Discounted: Propagator {
         var v = r, next = [Double](repeating: 0, count: n), change = next
         var sweeps = 0, residual = Double.infinity
         explain.time("iterative: sweeps") {
-            r.withUnsafeBufferPointer { r in
-                while sweeps < maxIterations {
-                    sweeps += 1
-                    v.withUnsafeBufferPointer { v in
-                        next.withUnsafeMutableBufferPointer { next in
-                            m.multiply(v, into: next, threads: threads)  // next = γ·P·V
-                            BLAS.axpy(1, r, next)  // next = r + γ·P·V
-                            change.withUnsafeMutableBufferPointer { change in
-                                BLAS.copy(UnsafeBufferPointer(next), change)
-                                BLAS.axpy(-1, v, change)  // change = −((I−γP)V − r)
-                                residual = BLAS.maxAbs(UnsafeBufferPointer(change))
-                            }
-                        }
-                    }
-                    if residual <= tolerance { break }
-                    swap(&v, &next)
-                }
+            while sweeps < maxIterations {
+                sweeps += 1
+                m.multiply(v, into: &next, threads: threads)  // next = γ·P·V
+                BLAS.axpy(1, r, &next)  // next = r + γ·P·V
+                BLAS.copy(next, &change)
+                BLAS.axpy(-1, v, &change)  // change = −((I−γP)V − r)
+                residual = BLAS.maxAbs(change)
+                if residual <= tolerance { break }
+                swap(&v, &next)
             }
         }
         explain.iterations = (explain.iterations ?? 0) + sweeps
@@ -242,50 +154,58 @@ public struct Discounted: Propagator {
             throw .numerical(message: "discounted: the iterative solver did not converge in \(maxIterations) iterations (residual ‖(I−γP)V − r‖∞ = \(residual), tolerance \(tolerance))")
         }
         pack.scatter(v, into: &values, graph: graph)
-        explain.record("iterative", groups: pack.groups.count, nodes: n, nonzeros: m.column.count)
+        explain.record("iterative", groups: pack.groups.count, nodes: n, nonzeros: m.nonzeroCount)
     }
 
     /// `γ·P` over the packed groups in compressed rows.
-    func scaledTransitions(_ pack: GroupPack, _ graph: StateGraph, _ p: [Double]) throws(RewardFlowError) -> CompressedRows {
+    func scaledTransitions(_ pack: GroupPack, _ graph: StateGraph, _ p: [Double]) throws(RewardFlowError) -> SparseMatrix {
         let edges = pack.edgeCount(graph)
         try LinearSystems.check32Bit(nodes: pack.nodeCount, nonzeros: edges, "discounted")
-        var m = CompressedRows(rowStart: [0], column: [], value: [])
-        m.rowStart.reserveCapacity(pack.nodeCount + 1)
-        m.column.reserveCapacity(edges)
-        m.value.reserveCapacity(edges)
+        var m = SparseMatrix(reservingRows: pack.nodeCount, nonzeros: edges, columnCount: pack.nodeCount)
         for (k, g) in pack.groups.enumerated() {
             let base = graph.groupNodeStart[g], shift = pack.start[k] - base
             for u in base..<graph.groupNodeStart[g + 1] {
                 for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
-                    m.column.append(Int32(Int(graph.edgeTarget[e]) + shift))
-                    m.value.append(gamma * p[e])
+                    m.append(Int(graph.edgeTarget[e]) + shift, gamma * p[e])
                 }
-                m.rowStart.append(Int32(m.column.count))
+                m.endRow()
             }
         }
         return m
     }
 }
 
-/// Per-thread scratch of the dense paths: an `n × n` column-major matrix, a right-hand side
-/// and pivots, reused across the groups of one chunk.
-struct DenseWorkspace {
-    var a: [Double] = []
-    var b: [Double] = []
-    var pivots: [Int32] = []
+/// `A = I − γP` of `Discounted`, `P(u→v) = w(u→v)/Σ_t w(u→t)` (rows of nodes without
+/// successors are 0), for `BlockSolver`.
+///
+/// Nonsingular: each row of `P` sums to 1 or 0, so `‖γP‖∞ ≤ γ < 1` and `A` is strictly
+/// diagonally dominant by rows (`A⁻¹ = Σ_k (γP)^k`, `‖A⁻¹‖∞ ≤ 1/(1−γ)`); LU factorises it
+/// (pivoting only for stability). Error bound (postcondition): `κ∞(A) ≤ (1+γ)/(1−γ)`, so the
+/// backward-stable LU solves give `‖V − V*‖∞ / ‖V*‖∞ ≤ c(n)·ε·(1+γ)/(1−γ)`; `Discounted`
+/// reports the residual `‖AV − r‖∞` it reached, and `‖V − V*‖∞ ≤ residual/(1−γ)`.
+struct DiscountedSystem: BlockSystem {
+    let graph: StateGraph
+    /// `P`'s values, aligned with the graph's edges.
+    let p: [Double]
+    let gamma: Double
 
-    /// Zeroes `a` (`n²`) and `b` (`n`), reusing their storage when the size repeats.
-    mutating func reset(order n: Int) {
-        Self.zero(&a, count: n * n)
-        Self.zero(&b, count: n)
-    }
+    var factorisation: BlockFactorisation { .lu }
+    var name: String { "discounted" }
 
-    static func zero(_ x: inout [Double], count: Int) {
-        if x.count == count {
-            x.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        } else {
-            x = [Double](repeating: 0, count: count)
+    /// Row `u`: `1 − γ·P(u, u)` on the diagonal (in its sorted place), `−γ·P(u, t)` elsewhere.
+    @inline(__always)
+    func forEachEntry(ofRow u: Int, _ body: (Int, Double) -> Void) {
+        let edges = graph.edgeStart[u]..<graph.edgeStart[u + 1]
+        var diagonal = 1.0
+        for e in edges where Int(graph.edgeTarget[e]) == u { diagonal -= gamma * p[e] }
+        var placed = false
+        for e in edges {
+            let t = Int(graph.edgeTarget[e])
+            if t == u { continue }
+            if t > u && !placed { body(u, diagonal); placed = true }
+            body(t, -gamma * p[e])
         }
+        if !placed { body(u, diagonal) }
     }
 }
 
@@ -298,7 +218,7 @@ struct TopologicalOrder {
     mutating func sort(_ nodes: Range<Int>, _ graph: StateGraph) -> Bool {
         let base = nodes.lowerBound, n = nodes.count
         if indegree.count == n {
-            indegree.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            indegree.fill(with: 0)
         } else {
             indegree = [Int32](repeating: 0, count: n)
         }

@@ -53,15 +53,10 @@ public struct GoalDistance: Propagator {
         var distance = [Int32](repeating: -1, count: n)
         var unreachable = [Int32](repeating: 1, count: groups)
         let predecessors = graph.reversed()
-        distance.withUnsafeMutableBufferPointer { dist in
-            unreachable.withUnsafeMutableBufferPointer { unr in
-                let out = (SendableBuffer(dist), SendableBuffer(unr))
-                Parallel.forEachChunk(threads: threads, count: groups, work: n + graph.edgeCount) { chunk in
-                    var queue: [Int32] = []
-                    for g in chunk {
-                        out.1[g] = Self.bfs(graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1], graph, predecessors, out.0, &queue)
-                    }
-                }
+        Parallel.forEachChunk(threads: threads, count: groups, work: n + graph.edgeCount, writing: &distance, &unreachable) { chunk, dist, unr in
+            var queue: [Int32] = []
+            for g in chunk {
+                unr[g] = Self.bfs(graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1], graph, predecessors, dist, &queue)
             }
         }
         return (distance, unreachable)

@@ -47,42 +47,6 @@ struct GroupPack: Sendable {
     }
 }
 
-/// A square sparse matrix in compressed rows with 32-bit column indices, over packed nodes:
-/// row `i` holds `column[rowStart[i]..<rowStart[i+1]]` (ascending) and `value`s alongside.
-struct CompressedRows: Sendable {
-    var rowStart: [Int32]
-    var column: [Int32]
-    var value: [Double]
-    /// Order `n`.
-    var order: Int { rowStart.count - 1 }
-
-    /// The same arrays read as compressed columns (the transpose, for UMFPACK / CHOLMOD).
-    var asColumnsOfTranspose: CompressedColumns {
-        CompressedColumns(order: order, columnStart: rowStart, rowIndex: column, values: value)
-    }
-
-    /// `y[i] = Σ_j A(i, j)·x[j]` for every row, in parallel chunks of rows (up to `threads`).
-    func multiply(_ x: UnsafeBufferPointer<Double>, into y: UnsafeMutableBufferPointer<Double>, threads: Int) {
-        let out = SendableBuffer(y)
-        let input = UncheckedSendable(x)
-        rowStart.withUnsafeBufferPointer { rs in
-            column.withUnsafeBufferPointer { cs in
-                value.withUnsafeBufferPointer { vs in
-                    let (rs, cs, vs) = (UncheckedSendable(rs), UncheckedSendable(cs), UncheckedSendable(vs))
-                    Parallel.forEachChunk(threads: threads, count: order, minimumChunk: 8192) { rows in
-                        let x = input.value
-                        for i in rows {
-                            var s = 0.0
-                            for e in Int(rs.value[i])..<Int(rs.value[i + 1]) { s += vs.value[e] * x[Int(cs.value[e])] }
-                            out[i] = s
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Linear-system helpers shared by the operators.
 enum LinearSystems {
     /// Largest nonzero count the 32-bit SuiteSparse / BLAS interfaces accept.
@@ -108,32 +72,27 @@ enum LinearSystems {
         return p
     }
 
-    /// Runs `body(index, groups[index], &workspace)` for every group of `groups`, in parallel
-    /// chunks (up to `threads`; one workspace per chunk, at least `groupsPerChunk` groups each, OpenBLAS kept at
-    /// one thread), and rethrows the error of the lowest-numbered failing group, so the outcome
-    /// does not depend on the schedule.
+    /// Runs `body(index, groups[index], &workspace, out)` for every group of `groups`, in
+    /// parallel chunks (up to `threads`; one workspace per chunk, OpenBLAS kept at one thread),
+    /// `out` writing `values` (each group its own nodes only), and rethrows the error of the
+    /// lowest-numbered failing group, so the outcome does not depend on the schedule.
     static func forEachGroup<Workspace>(
-        _ groups: [Int], threads: Int, groupsPerChunk: Int = 1, makeWorkspace: () -> Workspace,
-        _ body: (_ index: Int, _ group: Int, inout Workspace) throws(RewardFlowError) -> Void
+        _ groups: [Int], threads: Int, writing values: inout [Double], makeWorkspace: () -> Workspace,
+        _ body: (_ index: Int, _ group: Int, inout Workspace, SendableBuffer<Double>) throws(RewardFlowError) -> Void
     ) throws(RewardFlowError) {
         let failure = Mutex<(Int, RewardFlowError)?>(nil)
-        withoutActuallyEscaping(makeWorkspace) { makeWorkspace in
-            withoutActuallyEscaping(body) { body in
-                let (make, run) = (UncheckedSendable(makeWorkspace), UncheckedSendable(body))
-                BLASThreads.singleThreaded {
-                    Parallel.forEachChunk(threads: threads, count: groups.count, minimumChunk: groupsPerChunk) { chunk in
-                        var work = make.value()
-                        for k in chunk {
-                            do throws(RewardFlowError) {
-                                try run.value(k, groups[k], &work)
-                            } catch {
-                                failure.withLock { f in
-                                    if let (first, _) = f, first < k { return }
-                                    f = (k, error)
-                                }
-                                return
-                            }
+        BLASThreads.singleThreaded {
+            Parallel.forEachChunk(threads: threads, count: groups.count, writing: &values) { chunk, out in
+                var work = makeWorkspace()
+                for k in chunk {
+                    do throws(RewardFlowError) {
+                        try body(k, groups[k], &work, out)
+                    } catch {
+                        failure.withLock { f in
+                            if let (first, _) = f, first < k { return }
+                            f = (k, error)
                         }
+                        return
                     }
                 }
             }

@@ -37,13 +37,10 @@ public struct MaxDecay: Propagator {
         let n = graph.nodeCount
         var values = [Double](repeating: 0, count: n)
         let predecessors = gamma < 1 ? graph.reversed() : graph
-        values.withUnsafeMutableBufferPointer { out in
-            let output = SendableBuffer(out)
-            Parallel.forEachChunk(threads: threads, count: graph.groupCount, work: graph.nodeCount + graph.edgeCount) { groups in
-                var work = Workspace()
-                for g in groups {
-                    solveGroup(graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1], graph, predecessors, output, &work)
-                }
+        Parallel.forEachChunk(threads: threads, count: graph.groupCount, work: graph.nodeCount + graph.edgeCount, writing: &values) { groups, output in
+            var work = Workspace()
+            for g in groups {
+                solveGroup(graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1], graph, predecessors, output, &work)
             }
         }
         return values

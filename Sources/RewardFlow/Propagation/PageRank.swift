@@ -55,39 +55,30 @@ public struct PageRank: Propagator {
         // A sweep is O(nodes + edges): below ~2¹⁸ of them, waking threads costs more than it saves.
         let groupsPerChunk = n + graph.edgeCount < 1 << 18 ? groups.count : 1
         // One single-threaded-BLAS scope for all sweeps (the per-sweep group loops nest in it).
-        try explain.time("power iteration") { () throws(RewardFlowError) in try BLASThreads.singleThreaded { () throws(RewardFlowError) in
+        explain.time("power iteration") { BLASThreads.singleThreaded {
             while sweeps < maxIterations {
                 sweeps += 1
-                try x.withUnsafeBufferPointer { (x) throws(RewardFlowError) in
-                    try next.withUnsafeMutableBufferPointer { (next) throws(RewardFlowError) in
-                        try change.withUnsafeMutableBufferPointer { (change) throws(RewardFlowError) in
-                            try groupChange.withUnsafeMutableBufferPointer { (slots) throws(RewardFlowError) in
-                                let (x, next, change, slots) = (
-                                    UncheckedSendable(x), UncheckedSendable(next), UncheckedSendable(change),
-                                    SendableBuffer(slots))
-                                try LinearSystems.forEachGroup(groups, threads: threads, groupsPerChunk: groupsPerChunk, makeWorkspace: { () }) { k, g, _ in
-                                    let nodes = graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1]
-                                    for u in nodes {
-                                        var s = 0.0
-                                        for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
-                                            s += pull[e] * x.value[Int(graph.edgeTarget[e])]
-                                        }
-                                        next.value[u] = alpha * s
-                                    }
-                                    let xg = UnsafeBufferPointer(rebasing: x.value[nodes])
-                                    let yg = UnsafeMutableBufferPointer(rebasing: next.value[nodes])
-                                    let dg = UnsafeMutableBufferPointer(rebasing: change.value[nodes])
-                                    let danglingMass = dangling.withUnsafeBufferPointer {
-                                        BLAS.dot(UnsafeBufferPointer(rebasing: $0[nodes]), xg)
-                                    }
-                                    teleport.withUnsafeBufferPointer {
-                                        BLAS.axpy(alpha * danglingMass + (1 - alpha), UnsafeBufferPointer(rebasing: $0[nodes]), yg)
-                                    }
-                                    BLAS.copy(UnsafeBufferPointer(yg), dg)
-                                    BLAS.axpy(-1, xg, dg)
-                                    slots[k] = BLAS.asum(UnsafeBufferPointer(dg))
+                let current = x
+                current.withUncheckedView { xv in
+                    Parallel.forEachChunk(
+                        threads: threads, count: groups.count, minimumChunk: groupsPerChunk, writing: &next, &change, &groupChange
+                    ) { chunk, next, change, slots in
+                        for k in chunk {
+                            let g = groups[k]
+                            let nodes = graph.groupNodeStart[g]..<graph.groupNodeStart[g + 1]
+                            for u in nodes {
+                                var s = 0.0
+                                for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
+                                    s += pull[e] * xv[Int(graph.edgeTarget[e])]
                                 }
+                                next[u] = alpha * s
                             }
+                            let (xg, yg, dg) = (current[nodes], next[nodes], change[nodes])
+                            let danglingMass = BLAS.dot(dangling[nodes], xg)
+                            BLAS.axpy(alpha * danglingMass + (1 - alpha), teleport[nodes], yg)
+                            BLAS.copy(yg, dg)
+                            BLAS.axpy(-1, xg, dg)
+                            slots[k] = BLAS.asum(dg)
                         }
                     }
                 }

@@ -132,17 +132,12 @@ public struct BatchStatistics: Sendable, Equatable {
         var groups = [GroupStatistics?](repeating: nil, count: groupCount)
         var histograms = [[Int: Int]](repeating: [:], count: groupCount)
         let reverse = graph.reversed()
-        groups.withUnsafeMutableBufferPointer { out in
-            histograms.withUnsafeMutableBufferPointer { hist in
-                let (output, histogram) = (SendableBuffer(out), SendableBuffer(hist))
-                Parallel.forEachChunk(threads: Parallel.threads(threads), count: groupCount, work: rows.count) { range in
-                    var scratch = Scratch(stateCount: rows.stateCount)
-                    for g in range {
-                        let (stats, sizes) = Self.group(g, rows, index, graph, reverse, scored, &scratch)
-                        output[g] = stats
-                        histogram[g] = sizes
-                    }
-                }
+        Parallel.forEachChunk(threads: Parallel.threads(threads), count: groupCount, work: rows.count, writing: &groups, &histograms) { range, output, histogram in
+            var scratch = Scratch(stateCount: rows.stateCount)
+            for g in range {
+                let (stats, sizes) = Self.group(g, rows, index, graph, reverse, scored, &scratch)
+                output[g] = stats
+                histogram[g] = sizes
             }
         }
         self.groups = groups.map { $0! }

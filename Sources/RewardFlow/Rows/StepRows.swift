@@ -186,13 +186,9 @@ public struct StepRows: Sendable {
 
     /// Appends `map[id]` for every id of `ids` (one bulk append, no per-element checks).
     private static func appendMapped(_ ids: [Int32], _ map: [Int32], to column: inout [Int32]) {
-        let start = column.count
-        column.append(contentsOf: repeatElement(0, count: ids.count))
-        column.withUnsafeMutableBufferPointer { out in
-            ids.withUnsafeBufferPointer { source in
-                map.withUnsafeBufferPointer { m in
-                    for i in 0..<source.count { out[start + i] = m[Int(source[i])] }
-                }
+        ids.withUncheckedView { source in
+            map.withUncheckedView { m in
+                column.append(contentsOf: (0..<source.count).lazy.map { m[Int(source[$0])] })
             }
         }
     }

@@ -1,0 +1,244 @@
+/// The engine's unsafe toolkit: the only pointer code of the engine's own kernels (the C
+/// libraries' wrappers live in `DenseLibraries.swift` and `SparseLibraries.swift`, the byte
+/// parsers and formatters in their own files).
+///
+/// Invariants every use keeps (each function below states the part it relies on):
+/// 1. Lifetime: a `SendableBuffer` or `UncheckedView` is made here, inside a `with…` scope
+///    of the array it views, and is valid only during the call that hands it out; a body
+///    never stores one, returns one, or lets a task outlive the call.
+/// 2. Disjoint writes: inside one fork-join (`Parallel.forEachChunk(writing:…)`), every index
+///    of a written array is written by at most one chunk, and no chunk reads an index another
+///    chunk writes. Arrays read through an `UncheckedView` are not written during the view.
+/// 3. Bounds: subscripts are checked in debug builds only (`UnsafeMutableBufferPointer`'s own
+///    debug precondition); callers index with ids the batch's own CSR / index arrays produced,
+///    which `StateGraph`'s initialiser and `TrajectoryIndex` have validated.
+/// 4. Initialisation: `Array.makeParallel` hands out uninitialised storage of `BitwiseCopyable`
+///    elements; its chunks cover `0..<count` and each writes every index of its own range
+///    before the array is returned. `RawBuffer` holds `BitwiseCopyable` elements only
+///    (nothing to deinitialise) and is uninitialised after a growth.
+/// 5. Ownership: `RawBuffer` and `StampedMap` own their memory (freed in `deinit`) and are
+///    per-thread scratch: never shared between chunks.
+
+// MARK: - Views of array storage
+
+/// A mutable view of array storage written at disjoint indices from parallel chunks
+/// (invariants 1–3 above); `nonmutating` writes, unchecked in release builds.
+struct SendableBuffer<Element>: @unchecked Sendable {
+    let base: UnsafeMutableBufferPointer<Element>
+    init(_ base: UnsafeMutableBufferPointer<Element>) { self.base = base }
+
+    /// Number of elements viewed.
+    var count: Int { base.count }
+
+    /// Element `i` (`0 ≤ i < count`, checked in debug builds).
+    @inline(__always)
+    subscript(i: Int) -> Element {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
+    }
+
+    /// The elements `range` as a view of their own, indexed from 0.
+    @inline(__always)
+    subscript(range: Range<Int>) -> SendableBuffer<Element> {
+        SendableBuffer(UnsafeMutableBufferPointer(rebasing: base[range]))
+    }
+
+    /// Sets `count` elements from `start` to `value`.
+    func update(repeating value: Element, from start: Int = 0, count: Int) {
+        guard count > 0 else { return }
+        (base.baseAddress! + start).update(repeating: value, count: count)
+    }
+}
+
+/// A read-only view of an array's storage, unchecked in release builds (invariants 1–3),
+/// for the innermost loops of the kernels (a sparse product's gathers).
+struct UncheckedView<Element>: @unchecked Sendable {
+    let base: UnsafeBufferPointer<Element>
+
+    /// Number of elements viewed.
+    var count: Int { base.count }
+
+    /// Element `i` (`0 ≤ i < count`, checked in debug builds).
+    @inline(__always)
+    subscript(i: Int) -> Element { base[i] }
+}
+
+extension Array {
+    /// Runs `body` with an unchecked read-only view of the array (valid during the call only).
+    @inline(__always)
+    func withUncheckedView<R, E: Error>(_ body: (UncheckedView<Element>) throws(E) -> R) throws(E) -> R {
+        try withUnsafeBufferPointer { (b) throws(E) -> R in try body(UncheckedView(base: b)) }
+    }
+}
+
+extension Array {
+    /// Sets every element to `value` (one `memset`-like pass, no per-element checks).
+    @inline(__always)
+    mutating func fill(with value: Element) {
+        withUnsafeMutableBufferPointer { $0.update(repeating: value) }
+    }
+}
+
+/// Unchecked views of three arrays at once (a CSR's offsets, columns and values).
+@inline(__always)
+func withUncheckedViews<A, B, C, R>(
+    _ a: [A], _ b: [B], _ c: [C], _ body: (UncheckedView<A>, UncheckedView<B>, UncheckedView<C>) -> R
+) -> R {
+    a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { b in
+            c.withUnsafeBufferPointer { c in body(UncheckedView(base: a), UncheckedView(base: b), UncheckedView(base: c)) }
+        }
+    }
+}
+
+/// Runs `body` with the inline storage of `value` (a homogeneous tuple of `Element`s, or a
+/// struct of them) viewed as `MemoryLayout<T>.size / MemoryLayout<Element>.stride` slots.
+/// `T` must consist of `Element`s only (invariant 4: `Element` is `BitwiseCopyable`).
+@inline(__always)
+func withSlots<T, Element: BitwiseCopyable, R>(
+    of value: inout T, as _: Element.Type, _ body: (SendableBuffer<Element>) -> R
+) -> R {
+    withUnsafeMutableBytes(of: &value) { raw in
+        let count = raw.count / MemoryLayout<Element>.stride
+        return body(SendableBuffer(UnsafeMutableBufferPointer(start: raw.baseAddress!.assumingMemoryBound(to: Element.self), count: count)))
+    }
+}
+
+// MARK: - Parallel writes into arrays
+
+extension Parallel {
+    /// `Parallel.forEachChunk` whose chunks write `a` at disjoint indices (invariant 2).
+    static func forEachChunk<A>(
+        threads: Int, count: Int, minimumChunk: Int = 1, work: Int = .max, writing a: inout [A],
+        _ body: (Range<Int>, SendableBuffer<A>) -> Void
+    ) {
+        a.withUnsafeMutableBufferPointer { a in
+            let a = SendableBuffer(a)
+            forEachChunk(threads: threads, count: count, minimumChunk: minimumChunk, work: work) { body($0, a) }
+        }
+    }
+
+    /// `Parallel.forEachChunk` whose chunks write `a` and `b` at disjoint indices (invariant 2).
+    static func forEachChunk<A, B>(
+        threads: Int, count: Int, minimumChunk: Int = 1, work: Int = .max, writing a: inout [A], _ b: inout [B],
+        _ body: (Range<Int>, SendableBuffer<A>, SendableBuffer<B>) -> Void
+    ) {
+        a.withUnsafeMutableBufferPointer { a in
+            b.withUnsafeMutableBufferPointer { b in
+                let (a, b) = (SendableBuffer(a), SendableBuffer(b))
+                forEachChunk(threads: threads, count: count, minimumChunk: minimumChunk, work: work) { body($0, a, b) }
+            }
+        }
+    }
+
+    /// `Parallel.forEachChunk` whose chunks write `a`, `b` and `c` at disjoint indices (invariant 2).
+    static func forEachChunk<A, B, C>(
+        threads: Int, count: Int, minimumChunk: Int = 1, work: Int = .max,
+        writing a: inout [A], _ b: inout [B], _ c: inout [C],
+        _ body: (Range<Int>, SendableBuffer<A>, SendableBuffer<B>, SendableBuffer<C>) -> Void
+    ) {
+        a.withUnsafeMutableBufferPointer { a in
+            b.withUnsafeMutableBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    let (a, b, c) = (SendableBuffer(a), SendableBuffer(b), SendableBuffer(c))
+                    forEachChunk(threads: threads, count: count, minimumChunk: minimumChunk, work: work) { body($0, a, b, c) }
+                }
+            }
+        }
+    }
+
+    /// `body(k)` for the parts `k` in `0..<parts`, concurrently on at most `threads` threads (as
+    /// `forEachChunk` splits them), and the results in part order; `body` writes nothing
+    /// shared but through its own part's result.
+    static func map<Result>(threads: Int, parts: Int, _ body: (Int) -> Result) -> [Result] {
+        var results = [Result?](repeating: nil, count: parts)
+        forEachChunk(threads: threads, count: parts, writing: &results) { chunk, slots in
+            for k in chunk { slots[k] = body(k) }
+        }
+        return results.map { $0! }
+    }
+}
+
+extension Array where Element: BitwiseCopyable {
+    /// An array of `count` elements filled by `body(range, out)` over contiguous chunks of
+    /// `0..<count` in parallel (as `Parallel.forEachChunk`); `body` must write every index of
+    /// its `range` (invariant 4) and nothing else.
+    static func makeParallel(
+        count: Int, threads: Int, minimumChunk: Int = 1, work: Int = .max,
+        _ body: (Range<Int>, SendableBuffer<Element>) -> Void
+    ) -> [Element] {
+        [Element](unsafeUninitializedCapacity: count) { buffer, initialised in
+            let out = SendableBuffer(buffer)
+            Parallel.forEachChunk(threads: threads, count: count, minimumChunk: minimumChunk, work: work) { body($0, out) }
+            initialised = count
+        }
+    }
+}
+
+// MARK: - Owned raw scratch
+
+/// A growable raw buffer of `BitwiseCopyable` elements owned by one thread (invariants 4–5):
+/// no uniqueness or bounds checks in release builds; contents are not kept on growth.
+final class RawBuffer<Element: BitwiseCopyable> {
+    private var base: UnsafeMutablePointer<Element>
+    private var capacity: Int
+
+    /// A buffer of `capacity` (at least 1) elements, each `value`.
+    init(capacity: Int = 64, repeating value: Element) {
+        self.capacity = Swift.max(1, capacity)
+        base = .allocate(capacity: self.capacity)
+        base.initialize(repeating: value, count: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// A view of at least `count` elements (uninitialised after a growth), valid until the
+    /// next `reserve`.
+    @inline(__always)
+    func reserve(_ count: Int) -> SendableBuffer<Element> {
+        if count > capacity {
+            base.deallocate()
+            capacity = Swift.max(count, capacity * 2)
+            base = .allocate(capacity: capacity)
+        }
+        return SendableBuffer(UnsafeMutableBufferPointer(start: base, count: capacity))
+    }
+}
+
+/// A map from dense keys `0..<count` (state ids) to non-negative `Int32` values that empties in
+/// O(1): each entry carries the stamp of the generation that wrote it, and `clear()` starts a
+/// new generation. Per-thread scratch of the per-group loops (invariant 5); raw storage, so
+/// the hot lookups carry no array uniqueness or bounds checks (keys come from the batch's own
+/// id columns, invariant 3).
+final class StampedMap {
+    private let values: UnsafeMutablePointer<Int32>
+    private let stamps: UnsafeMutablePointer<Int32>
+    private var stamp: Int32 = 0
+
+    init(count: Int) {
+        values = .allocate(capacity: max(1, count))
+        stamps = .allocate(capacity: max(1, count))
+        stamps.initialize(repeating: -1, count: max(1, count))
+        values.initialize(repeating: 0, count: max(1, count))
+    }
+
+    deinit {
+        values.deallocate()
+        stamps.deallocate()
+    }
+
+    /// Forgets every entry.
+    @inline(__always)
+    func clear() { stamp &+= 1 }
+
+    /// The value of `key`, or -1 when it has none in this generation.
+    @inline(__always)
+    func value(_ key: Int) -> Int32 { stamps[key] == stamp ? values[key] : -1 }
+
+    /// Sets the value of `key`.
+    @inline(__always)
+    func set(_ key: Int, _ value: Int32) {
+        stamps[key] = stamp
+        values[key] = value
+    }
+}
