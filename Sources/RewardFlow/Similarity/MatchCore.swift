@@ -61,7 +61,7 @@ struct MatchCore: Sendable {
             for i in 0..<la {
                 let s = Int(v.aKey[i])
                 rows[n] = Int32(truncatingIfNeeded: i)
-                if s >= 0 && s < keys && v.start[s] < v.start[s + 1] { n += 1 }
+                if UInt(bitPattern: s) < UInt(keys) { n &+= v.start[s] < v.start[s + 1] ? 1 : 0 }
             }
             return n
         }
@@ -186,6 +186,15 @@ struct MatchCore: Sendable {
                     let row = base + i
                     var rowBest = 0, rowJ = 0
                     var p = hi - 1
+                    if hi - lo > 8 && Int(v.positions[p]) >= bhi {
+                        // Skip the positions at or past bhi: p = the last one below bhi, or lo - 1.
+                        var l = lo, u = hi
+                        while l < u {
+                            let mid = (l + u) >> 1
+                            if Int(v.positions[mid]) < bhi { l = mid + 1 } else { u = mid }
+                        }
+                        p = l - 1
+                    }
                     while p >= lo {
                         let j = Int(v.positions[p])
                         p -= 1

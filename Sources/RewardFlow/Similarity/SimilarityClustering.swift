@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// The state ids the graph and the step groups see under similarity (SPEC §2.1, §5): per row,
 /// the state id of its cluster's representative. Groups are clustered independently, in
 /// parallel; byte-equal texts (one state id) are clustered once per group and share a cluster.
@@ -5,16 +8,17 @@ enum SimilarStates {
     /// Per row, the representative state of its graph cluster (threshold `T`): occurrences
     /// walked in trajectory order then position over the SPEC §2 sequences; rows after a cut
     /// take the cluster of a byte-equal text in a sequence, else keep their own state (no node).
-    /// Groups run in parallel on up to `threads` threads (the result never depends on it).
+    /// Groups run in parallel on up to `threads` threads (the result never depends on it),
+    /// claimed in blocks (`forEachGroupBlock`).
     static func graphStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double, threads: Int) -> [Int32] {
         var out = rows.state
         out.withUnsafeMutableBufferPointer { buffer in
             let result = SendableBuffer(buffer)
-            Parallel.forEachChunk(threads: threads, count: index.groupCount, work: rows.count * 64) { groups in
+            forEachGroupBlock(threads: threads, count: index.groupCount, work: rows.count * 64) { next in
                 let memo = StampedMap(count: rows.stateCount)
                 var clusterer = GreedyClusterer(threshold: threshold)
                 var repState: [Int32] = []
-                for g in groups {
+                while let groups = next() { for g in groups {
                     memo.clear()
                     clusterer.removeAll()
                     repState.removeAll(keepingCapacity: true)
@@ -43,7 +47,7 @@ enum SimilarStates {
                             if rep >= 0 { result[r] = rep }
                         }
                     }
-                }
+                } }
             }
         }
         return out
@@ -51,17 +55,18 @@ enum SimilarStates {
 
     /// Per active row, the representative state of its step group (threshold `T_s`): the active
     /// rows of each group in input order, greedy first match. Inactive rows keep their state.
-    /// Groups run in parallel on up to `threads` threads (the result never depends on it).
+    /// Groups run in parallel on up to `threads` threads (the result never depends on it),
+    /// claimed in blocks (`forEachGroupBlock`).
     static func stepGroupStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double, threads: Int) -> [Int32] {
         var out = rows.state
         out.withUnsafeMutableBufferPointer { buffer in
             let result = SendableBuffer(buffer)
-            Parallel.forEachChunk(threads: threads, count: index.groupCount, work: rows.count * 64) { groups in
+            forEachGroupBlock(threads: threads, count: index.groupCount, work: rows.count * 64) { next in
                 let memo = StampedMap(count: rows.stateCount)
                 var clusterer = GreedyClusterer(threshold: threshold)
                 var repState: [Int32] = []
                 var active: [Int32] = []
-                for g in groups {
+                while let groups = next() { for g in groups {
                     memo.clear()
                     clusterer.removeAll()
                     repState.removeAll(keepingCapacity: true)
@@ -82,10 +87,42 @@ enum SimilarStates {
                         }
                         result[Int(r)] = rep
                     }
-                }
+                } }
             }
         }
         return out
+    }
+
+    /// Calls `worker` on up to `threads` threads (one when `work` is below
+    /// `Parallel.serialWork`); each call claims blocks of consecutive groups from `next` until
+    /// none is left (about `16·threads` blocks in all), so a slow or descheduled thread holds
+    /// back at most one block. Each group writes only its own rows: the output never depends
+    /// on the schedule.
+    static func forEachGroupBlock(
+        threads: Int, count: Int, work: Int, _ worker: (_ next: () -> Range<Int>?) -> Void
+    ) {
+        let workers = work < Parallel.serialWork ? 1 : min(threads, count)
+        if workers <= 1 {
+            var done = count == 0
+            worker {
+                if done { return nil }
+                done = true
+                return 0..<count
+            }
+            return
+        }
+        let blocks = min(count, workers * 16)
+        let cursor = BlockCursor()
+        withoutActuallyEscaping(worker) { worker in
+            let box = UncheckedSendable(worker)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                box.value {
+                    let b = cursor.next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard b < blocks else { return nil }
+                    return count * b / blocks ..< count * (b + 1) / blocks
+                }
+            }
+        }
     }
 
     /// The cluster state `s`'s text joins.
@@ -93,4 +130,9 @@ enum SimilarStates {
     static func assign(_ clusterer: inout GreedyClusterer, _ rows: StepRows, _ s: Int32) -> Int {
         rows.stateTexts.bytes(of: s).withUnsafeBytes { clusterer.assign(utf8: $0) }
     }
+}
+
+/// The next block to claim (shared by the workers of `SimilarStates.forEachGroupBlock`).
+final class BlockCursor: Sendable {
+    let next = Atomic<Int>(0)
 }
