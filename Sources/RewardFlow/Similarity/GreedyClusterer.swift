@@ -28,9 +28,10 @@ struct GreedyClusterer {
     private var repSymbols: [Int32] = []
     private var lengths: [Int32] = []
     private var histograms: [Int16] = []
-    /// Per representative: its `b2j` index in `indexData`, or nil until needed.
+    /// Per representative: its `b2j` index in `indexData[0..<indexUsed]`, or nil until needed.
     private var index: [IndexSpan?] = []
     private var indexData: [Int32] = []
+    private var indexUsed = 0
     private var counts: [Int32] = []
     /// `neededMatches(L, threshold)` by `L` (filled on demand, up to `neededCap`).
     private var needed: [Int32] = []
@@ -64,7 +65,7 @@ struct GreedyClusterer {
         lengths.removeAll(keepingCapacity: true)
         histograms.removeAll(keepingCapacity: true)
         index.removeAll(keepingCapacity: true)
-        indexData.removeAll(keepingCapacity: true)
+        indexUsed = 0
         maxLength = 0
     }
 
@@ -121,6 +122,20 @@ struct GreedyClusterer {
                 var length = 0
                 var i = 0
                 while i < n {
+                    if i + 8 <= n {
+                        // Eight ASCII bytes at once.
+                        let w = UInt64(littleEndian: (bytes.baseAddress! + i).loadUnaligned(as: UInt64.self))
+                        if w & 0x8080_8080_8080_8080 == 0 {
+                            for k in 0..<8 {
+                                let b = Int(truncatingIfNeeded: (w >> (8 * k)) & 0x7F)
+                                out[length + k] = Int32(truncatingIfNeeded: b)
+                                h[b] &+= 1
+                            }
+                            length += 8
+                            i += 8
+                            continue
+                        }
+                    }
                     let b0 = UInt32(bytes[i])
                     if b0 < 0x80 {
                         out[length] = Int32(b0)
@@ -246,12 +261,20 @@ struct GreedyClusterer {
         let lb = b.count
         let keys = 128 + symbolOf.count
         if counts.count < keys { counts = [Int32](repeating: 0, count: max(keys, 2 * counts.count)) }
-        let seeds = indexData.count
+        let seeds = indexUsed
         let start = seeds + lb
         let positions = start + keys + 1
         let limit = MatchView.popularLimit(lb)
         // Room for every position; trimmed to the non-popular ones below.
-        indexData.append(contentsOf: repeatElement(0, count: lb + keys + 1 + lb))
+        if indexData.count < positions + lb {
+            var grown = [Int32](repeating: 0, count: max(positions + lb, 2 * indexData.count))
+            grown.withUnsafeMutableBufferPointer { g in
+                indexData.withUnsafeBufferPointer { old in
+                    if indexUsed > 0 { g.baseAddress!.update(from: old.baseAddress!, count: indexUsed) }
+                }
+            }
+            indexData = grown
+        }
         let end = repSymbols.withUnsafeBufferPointer { all in
             let symbols = UnsafeBufferPointer(rebasing: all[b])
             return counts.withUnsafeMutableBufferPointer { n in
@@ -280,7 +303,7 @@ struct GreedyClusterer {
                 }
             }
         }
-        indexData.removeLast(indexData.count - end)
+        indexUsed = end
         let span = IndexSpan(seeds: seeds, keys: keys, start: start, positions: positions, end: end)
         index[c] = span
         return span

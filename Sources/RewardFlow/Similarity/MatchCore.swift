@@ -39,21 +39,15 @@ struct MatchCore: Sendable {
     private var stamp = 0
     private var queue: [(Int, Int, Int, Int)] = []
     /// The rows `i` of `a` whose element seeds in `b` (present, not popular), ascending:
-    /// `seedRows[0..<seedCount]`.
+    /// `seedRows[0..<seedCount]` (-1: not listed yet for this pair).
     private var seedRows: [Int32] = []
-    private var seedCount = 0
-    /// Whether most rows seed (then diagonals are probed for a long run first).
+    private var seedCount = -1
+    /// Whether most of `b` seeds (then diagonals are probed for a long run first).
     private var probe = false
 
-    /// `M` of `(a, b)`; with `needed > 0`, stops once `M >= needed` is decided (see
-    /// `SequenceMatcher.matches(_:_:atLeast:)`).
-    mutating func matches(_ v: MatchView, atLeast needed: Int) -> Int {
-        let la = v.aKey.count, lb = v.bKey.count
-        if la == 0 || lb == 0 { return 0 }
-        if j2len.count < lb {
-            j2len = [Int32](repeating: 0, count: lb)
-            j2stamp = [Int](repeating: -1, count: lb)
-        }
+    /// Lists the seed rows of `a` (once per pair, at the first dynamic programme).
+    private mutating func listSeedRows(_ v: MatchView) {
+        let la = v.aKey.count
         if seedRows.count < la { seedRows = [Int32](repeating: 0, count: max(la, 2 * seedRows.count)) }
         let keys = v.keyCount
         seedCount = seedRows.withUnsafeMutableBufferPointer { rows in
@@ -65,7 +59,19 @@ struct MatchCore: Sendable {
             }
             return n
         }
-        probe = seedCount * 2 >= la
+    }
+
+    /// `M` of `(a, b)`; with `needed > 0`, stops once `M >= needed` is decided (see
+    /// `SequenceMatcher.matches(_:_:atLeast:)`).
+    mutating func matches(_ v: MatchView, atLeast needed: Int) -> Int {
+        let la = v.aKey.count, lb = v.bKey.count
+        if la == 0 || lb == 0 { return 0 }
+        if j2len.count < lb {
+            j2len = [Int32](repeating: 0, count: lb)
+            j2stamp = [Int](repeating: -1, count: lb)
+        }
+        seedCount = -1
+        probe = v.positions.count * 2 >= lb
         queue.removeAll(keepingCapacity: true)
         queue.append((0, la, 0, lb))
         // Upper bound of what the pending sub-problems can still add.
@@ -165,6 +171,7 @@ struct MatchCore: Sendable {
         _ v: MatchView, _ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int
     ) -> (Int, Int, Int) {
         var besti = alo, bestj = blo, bestsize = 0
+        if seedCount < 0 { listSeedRows(v) }
         stamp += 2
         let base = stamp - alo
         stamp += ahi - alo
