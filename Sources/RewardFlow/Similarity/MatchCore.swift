@@ -29,10 +29,12 @@ struct MatchView {
 ///
 /// `find_longest_match` returns, of the longest runs of equal non-popular elements inside the
 /// rectangle, the one starting earliest in `a`, then in `b`, extended both ways over equal
-/// elements. Two exact ways to find that run: difflib's row dynamic programme over `b2j`, or,
-/// when some diagonal already holds a run of `K >= 4` (checked on the two diagonals through the
-/// rectangle's corners), only rows `alo + K - 1 + m·K`: every run of length `>= K` covers one of
-/// them, so extending each of their seeds along its diagonal finds every candidate run.
+/// elements. Two exact ways to find that run: difflib's row dynamic programme over `b2j` (only
+/// over the rows of `a` that seed, listed once per pair), or, when some diagonal already holds
+/// a run of `K >= 4` (probed on the two diagonals through the rectangle's corners when most of
+/// `b` seeds, i.e. autojunk removed little), only rows `alo + K - 1 + m·K`: every run of length
+/// `>= K` covers one of them, so extending each of their seeds along its diagonal finds every
+/// candidate run, and the longest, earliest in `a` then `b`, is difflib's.
 struct MatchCore: Sendable {
     private var j2len: [Int32] = []
     private var j2stamp: [Int] = []
