@@ -105,8 +105,9 @@ struct MatchCore: Sendable {
         var best = 0, run = 0
         var x = i, y = j
         for _ in 0..<n {
-            if v.aKey[x] == v.bSeed[y] { run += 1; if run > best { best = run } } else { run = 0 }
-            x += step; y += step
+            run = v.aKey[x] == v.bSeed[y] ? run &+ 1 : 0
+            best = max(best, run)
+            x &+= step; y &+= step
         }
         return best
     }
@@ -195,7 +196,7 @@ struct MatchCore: Sendable {
                     let row = base + i
                     var rowBest = 0, rowJ = 0
                     var p = hi - 1
-                    if hi - lo > 8 && Int(v.positions[p]) >= bhi {
+                    if hi - lo > 4 && Int(v.positions[p]) >= bhi {
                         // Skip the positions at or past bhi: p = the last one below bhi, or lo - 1.
                         var l = lo, u = hi
                         while l < u {
