@@ -127,12 +127,12 @@ struct GreedyClusterer {
                         let w = UInt64(littleEndian: (bytes.baseAddress! + i).loadUnaligned(as: UInt64.self))
                         if w & 0x8080_8080_8080_8080 == 0 {
                             for k in 0..<8 {
-                                let b = Int(truncatingIfNeeded: (w >> (8 * k)) & 0x7F)
-                                out[length + k] = Int32(truncatingIfNeeded: b)
+                                let b = Int(truncatingIfNeeded: (w &>> (8 &* k)) & 0x7F)
+                                out[length &+ k] = Int32(truncatingIfNeeded: b)
                                 h[b] &+= 1
                             }
-                            length += 8
-                            i += 8
+                            length &+= 8
+                            i &+= 8
                             continue
                         }
                     }
@@ -280,24 +280,27 @@ struct GreedyClusterer {
             return counts.withUnsafeMutableBufferPointer { n in
                 indexData.withUnsafeMutableBufferPointer { data in
                     for k in 0..<keys { n[k] = 0 }
-                    for s in symbols { n[Int(s)] += 1 }
+                    for s in symbols { n[Int(s)] &+= 1 }
                     var total: Int32 = 0
                     for k in 0..<keys {
-                        data[start + k] = total
+                        data[start &+ k] = total
                         let m = n[k]
-                        n[k] = total  // from now on: key k's next position slot
-                        if m <= limit { total += m }
+                        // From now on: key k's next position slot, or -1 when it is popular.
+                        n[k] = m <= limit ? total : -1
+                        if m <= limit { total &+= m }
                     }
-                    data[start + keys] = total
-                    for (j, s) in symbols.enumerated() {
-                        let k = Int(s)
-                        if data[start + k + 1] == data[start + k] {
-                            data[seeds + j] = MatchView.popular  // (a popular key: no positions)
+                    data[start &+ keys] = total
+                    var j = 0
+                    for s in symbols {
+                        let q = n[Int(s)]
+                        if q < 0 {
+                            data[seeds &+ j] = MatchView.popular
                         } else {
-                            data[seeds + j] = s
-                            data[positions + Int(n[k])] = Int32(truncatingIfNeeded: j)
-                            n[k] += 1
+                            data[seeds &+ j] = s
+                            data[positions &+ Int(q)] = Int32(truncatingIfNeeded: j)
+                            n[Int(s)] = q &+ 1
                         }
+                        j &+= 1
                     }
                     return positions + Int(total)
                 }
