@@ -140,6 +140,52 @@ import Testing
         }
     }
 
+    /// `GreedyClusterer.assign` (group alphabet, folded 16-bit histograms, lazily built
+    /// indexes over the symbols known then, the sampled longest match) against the greedy rule
+    /// with the full ratio, on generated pairs fed as one stream per group of 40 texts.
+    @Test(arguments: [0.3, 0.6, 0.8, 0.9, 0.95, 1.0])
+    func clustererEqualsGreedyRatio(_ t: Double) {
+        var rng = SeededRandom(11, UInt64(t * 1000))
+        var clusterer = GreedyClusterer(threshold: t)
+        var texts: [String] = []
+        for n in 0..<400 {
+            let (x, y) = PairGenerator.pair(&rng, kind: PairGenerator.mix(n))
+            texts += [y, x]
+        }
+        for block in stride(from: 0, to: texts.count, by: 40) {
+            clusterer.removeAll()
+            let group = Array(texts[block..<min(texts.count, block + 40)])
+            let want = Self.greedy(group, t)
+            var got: [Int] = []
+            for x in group {
+                var s = x
+                got.append(s.withUTF8 { clusterer.assign(utf8: UnsafeRawBufferPointer($0)) })
+            }
+            #expect(got == want, "block \(block / 40)")
+        }
+    }
+
+    /// Texts longer than `Int16.max` scalars skip the histogram bound (16-bit counts) and still
+    /// cluster by the ratio.
+    @Test func longTextsCluster() {
+        var rng = SeededRandom(5)
+        let words = PairGenerator.sentence(&rng, scalars: 33_000)
+        let base = words.joined(separator: " ")
+        let near = PairGenerator.perturb(words, &rng, edits: 3).joined(separator: " ")
+        let far = words.prefix(words.count * 3 / 4).joined(separator: " ")
+        var matcher = SequenceMatcher()
+        #expect(matcher.ratio(SimilarityText(near), SimilarityText(base)) >= 0.95)
+        #expect(SequenceMatcher.realQuickRatio(SimilarityText(far), SimilarityText(base)) < 0.95)
+        #expect(SequenceMatcher.realQuickRatio(SimilarityText(near), SimilarityText(far)) < 0.95)
+        var clusterer = GreedyClusterer(threshold: 0.95)
+        var got: [Int] = []
+        for x in [base, far, near] {
+            var s = x
+            got.append(s.withUTF8 { clusterer.assign(utf8: UnsafeRawBufferPointer($0)) })
+        }
+        #expect(got == [0, 1, 0])
+    }
+
     @Test func similarityOneEqualsExactMerging() throws {
         let rows = Self.batch(seed: 99)
         let input = try Self.stepRows(rows) { rows[$0].state }

@@ -15,6 +15,10 @@ public struct SimilarityText: Sendable {
     let otherSlots: [Int32]
     /// Per slot: its occurrences in the text (popular elements included).
     let fullCount: [Int32]
+    /// Per position: the slot of its scalar (`keys`), and the same or `MatchView.popular` when
+    /// the scalar is popular (`seeds`).
+    let keys: [Int32]
+    let seeds: [Int32]
     /// Per slot: `b2j` positions are `positions[positionStart[s]..<positionStart[s+1]]`
     /// (ascending; empty for popular elements).
     let positionStart: [Int32]
@@ -28,27 +32,14 @@ public struct SimilarityText: Sendable {
         self.init(scalars: text.unicodeScalars.map { $0.value })
     }
 
-    /// Prepares valid UTF-8 `bytes` (the engine's interned state texts).
+    /// Prepares valid UTF-8 `bytes`.
     public init(utf8 bytes: UnsafeRawBufferPointer) {
         self.init(scalars: SimilarityText.decode(bytes))
     }
 
     /// Prepares a sequence of code points.
     public init(scalars: [UInt32]) {
-        self.init(scalars: scalars, indexed: true)
-    }
-
-    /// Whether the `b2j` index is built (a text only ever used as the first sequence `a` can
-    /// do without it; the second sequence `b` of a matching must have it).
-    var isIndexed: Bool { !asciiSlot.isEmpty }
-
-    /// Prepares `scalars`, with or without the `b2j` index.
-    init(scalars: [UInt32], indexed: Bool) {
         self.scalars = scalars
-        guard indexed else {
-            (asciiSlot, otherScalars, otherSlots, fullCount, positionStart, positions) = ([], [], [], [], [], [])
-            return
-        }
         var ascii = [Int32](repeating: -1, count: 128)
         var others: [(UInt32, Int32)] = []
         var counts: [Int32] = []
@@ -71,16 +62,15 @@ public struct SimilarityText: Sendable {
             slotOf[i] = s
         }
         others.sort { $0.0 < $1.0 }
-        // Autojunk: popular elements keep no positions.
-        let n = scalars.count
-        let limit = n >= 200 ? Int32(n / 100 + 1) : Int32.max
+        let limit = MatchView.popularLimit(scalars.count)
         var start = [Int32](repeating: 0, count: counts.count + 1)
         for s in 0..<counts.count { start[s + 1] = start[s] + (counts[s] > limit ? 0 : counts[s]) }
         var fill = start
         var positions = [Int32](repeating: 0, count: Int(start[counts.count]))
-        for i in 0..<n {
+        var seeds = slotOf
+        for i in 0..<scalars.count {
             let s = Int(slotOf[i])
-            if counts[s] > limit { continue }
+            if counts[s] > limit { seeds[i] = MatchView.popular; continue }
             positions[Int(fill[s])] = Int32(i)
             fill[s] += 1
         }
@@ -88,6 +78,8 @@ public struct SimilarityText: Sendable {
         otherScalars = others.map { $0.0 }
         otherSlots = others.map { $0.1 }
         fullCount = counts
+        keys = slotOf
+        self.seeds = seeds
         positionStart = start
         self.positions = positions
     }
@@ -107,25 +99,35 @@ public struct SimilarityText: Sendable {
     static func decode(_ bytes: UnsafeRawBufferPointer) -> [UInt32] {
         var out: [UInt32] = []
         out.reserveCapacity(bytes.count)
+        UTF8Scalars.forEach(bytes) { out.append($0) }
+        return out
+    }
+}
+
+/// UTF-8 decoding of the engine's validated texts.
+enum UTF8Scalars {
+    /// Calls `body` with each code point of valid UTF-8 `bytes`, in order (a truncated sequence,
+    /// never in validated input, gives U+FFFD).
+    @inline(__always)
+    static func forEach(_ bytes: UnsafeRawBufferPointer, _ body: (UInt32) -> Void) {
         var i = 0
         let n = bytes.count
         while i < n {
             let b0 = UInt32(bytes[i])
             if b0 < 0x80 {
-                out.append(b0); i += 1
+                body(b0); i += 1
             } else if b0 < 0xE0, i + 1 < n {
-                out.append((b0 & 0x1F) << 6 | UInt32(bytes[i + 1]) & 0x3F); i += 2
+                body((b0 & 0x1F) << 6 | UInt32(bytes[i + 1]) & 0x3F); i += 2
             } else if b0 < 0xF0, i + 2 < n {
-                out.append((b0 & 0x0F) << 12 | (UInt32(bytes[i + 1]) & 0x3F) << 6 | UInt32(bytes[i + 2]) & 0x3F); i += 3
+                body((b0 & 0x0F) << 12 | (UInt32(bytes[i + 1]) & 0x3F) << 6 | UInt32(bytes[i + 2]) & 0x3F); i += 3
             } else if i + 3 < n {
-                out.append((b0 & 0x07) << 18 | (UInt32(bytes[i + 1]) & 0x3F) << 12
+                body((b0 & 0x07) << 18 | (UInt32(bytes[i + 1]) & 0x3F) << 12
                     | (UInt32(bytes[i + 2]) & 0x3F) << 6 | UInt32(bytes[i + 3]) & 0x3F)
                 i += 4
             } else {
-                out.append(0xFFFD); i += 1  // truncated sequence (never in validated input)
+                body(0xFFFD); i += 1
             }
         }
-        return out
     }
 }
 
@@ -137,12 +139,9 @@ public struct SimilarityText: Sendable {
 /// left and right of it. `quickRatio` (multiset intersection) and `realQuickRatio`
 /// (`min(la, lb)`) are difflib's upper bounds. Holds reusable scratch: one per thread.
 public struct SequenceMatcher: Sendable {
-    private var j2len: [Int32] = []
-    private var j2stamp: [Int] = []
-    private var stamp = 0
+    var core = MatchCore()
     private var aSlot: [Int32] = []
     private var avail: [Int32] = []
-    private var queue: [(Int, Int, Int, Int)] = []
 
     /// A matcher with empty scratch.
     public init() {}
@@ -194,96 +193,19 @@ public struct SequenceMatcher: Sendable {
     /// or cannot reach it with every pending sub-problem matched in full): the result is then
     /// `>= atLeast` exactly when `M` is, but only exact for `atLeast = 0`.
     public mutating func matches(_ a: SimilarityText, _ b: SimilarityText, atLeast needed: Int) -> Int {
-        let la = a.count, lb = b.count
-        if la == 0 || lb == 0 { return 0 }
-        if j2len.count < lb {
-            j2len = [Int32](repeating: 0, count: lb)
-            j2stamp = [Int](repeating: -1, count: lb)
-        }
         aSlot.removeAll(keepingCapacity: true)
         for c in a.scalars { aSlot.append(b.slot(of: c)) }
-        queue.removeAll(keepingCapacity: true)
-        queue.append((0, la, 0, lb))
-        // Upper bound of what the pending sub-problems can still add.
-        var pending = needed > 0 ? min(la, lb) : 0
-        var total = 0
-        while let (alo, ahi, blo, bhi) = queue.popLast() {
-            if needed > 0 { pending -= min(ahi - alo, bhi - blo) }
-            let (i, j, k) = longestMatch(a, b, alo, ahi, blo, bhi)
-            if k > 0 {
-                total += k
-                if alo < i && blo < j {
-                    queue.append((alo, i, blo, j))
-                    if needed > 0 { pending += min(i - alo, j - blo) }
-                }
-                if i + k < ahi && j + k < bhi {
-                    queue.append((i + k, ahi, j + k, bhi))
-                    if needed > 0 { pending += min(ahi - i - k, bhi - j - k) }
-                }
-            }
-            if needed > 0 && (total >= needed || total + pending < needed) { return total }
-        }
-        return total
-    }
-
-    /// `find_longest_match(alo, ahi, blo, bhi)` (no junk function, so every extension runs in
-    /// the first pair of loops; popular elements extend a match but never seed one).
-    private mutating func longestMatch(
-        _ a: SimilarityText, _ b: SimilarityText, _ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int
-    ) -> (Int, Int, Int) {
-        var besti = alo, bestj = blo, bestsize = 0
-        // Row i of difflib's `j2len` lives in `j2len[j]` stamped `base + i`; a row reads the
-        // previous row's `j2len[j-1]`. Rows are walked with j descending so one array holds both
-        // rows; within a row the best is the smallest j reaching the row's largest k, which is
-        // what difflib's ascending scan with `k > bestsize` keeps.
-        stamp += 2
-        let base = stamp - alo
-        stamp += ahi - alo
-        j2len.withUnsafeMutableBufferPointer { len in
-            j2stamp.withUnsafeMutableBufferPointer { st in
-                aSlot.withUnsafeBufferPointer { slots in
+        return aSlot.withUnsafeBufferPointer { aKey in
+            b.keys.withUnsafeBufferPointer { bKey in
+                b.seeds.withUnsafeBufferPointer { bSeed in
                     b.positionStart.withUnsafeBufferPointer { start in
-                        b.positions.withUnsafeBufferPointer { pos in
-                            for i in alo..<ahi {
-                                let s = Int(slots[i])
-                                if s < 0 { continue }
-                                let lo = Int(start[s]), hi = Int(start[s + 1])
-                                if lo == hi { continue }
-                                let row = base + i
-                                var rowBest = 0, rowJ = 0
-                                var p = hi - 1
-                                while p >= lo {
-                                    let j = Int(pos[p])
-                                    p -= 1
-                                    if j >= bhi { continue }
-                                    if j < blo { break }
-                                    var k = 1
-                                    if j > 0 && st[j - 1] == row - 1 { k = Int(len[j - 1]) + 1 }
-                                    len[j] = Int32(k)
-                                    st[j] = row
-                                    if k >= rowBest { rowBest = k; rowJ = j }
-                                }
-                                if rowBest > bestsize {
-                                    besti = i - rowBest + 1
-                                    bestj = rowJ - rowBest + 1
-                                    bestsize = rowBest
-                                }
-                            }
+                        b.positions.withUnsafeBufferPointer { positions in
+                            core.matches(MatchView(aKey: aKey, bKey: bKey, bSeed: bSeed, start: start, positions: positions),
+                                         atLeast: needed)
                         }
                     }
                 }
             }
         }
-        a.scalars.withUnsafeBufferPointer { x in
-            b.scalars.withUnsafeBufferPointer { y in
-                while besti > alo && bestj > blo && x[besti - 1] == y[bestj - 1] {
-                    besti -= 1; bestj -= 1; bestsize += 1
-                }
-                while besti + bestsize < ahi && bestj + bestsize < bhi && x[besti + bestsize] == y[bestj + bestsize] {
-                    bestsize += 1
-                }
-            }
-        }
-        return (besti, bestj, bestsize)
     }
 }
