@@ -96,8 +96,11 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 
 /// A mutable buffer written at disjoint indices from parallel chunks.
 package struct SendableBuffer<Element>: @unchecked Sendable {
+    /// The memory written (owned by the caller, alive for the parallel loop).
     package let base: UnsafeMutableBufferPointer<Element>
+    /// Wraps `base`; chunks must write disjoint indices.
     package init(_ base: UnsafeMutableBufferPointer<Element>) { self.base = base }
+    /// Element `i` (`0 ..< base.count`).
     package subscript(i: Int) -> Element {
         get { base[i] }
         nonmutating set { base[i] = newValue }

@@ -108,7 +108,9 @@ public struct StepRows: Sendable {
         identity = kind
     }
 
+    /// The id of group name `bytes` (interned on first sight).
     package mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(bytes) }
+    /// The id of trajectory name `bytes`.
     package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(bytes) }
     /// Interns a group name, checking first whether it is string `hint` (the previous row's).
     package mutating func internGroup(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
@@ -118,8 +120,11 @@ public struct StepRows: Sendable {
     package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
         hint >= 0 && trajectoryNames.holds(hint, bytes) ? hint : trajectoryNames.intern(bytes)
     }
+    /// The id of state text `bytes`.
     package mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(bytes) }
+    /// The id of state key `key`.
     package mutating func internStateKey(_ key: UInt64) -> Int32 { stateKeys.intern(key) }
+    /// The id of action label `bytes`.
     package mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
 
     /// Reserves room for the rows of a JSONL input of `bytes` bytes (rows ≤ bytes / 64, state
