@@ -47,15 +47,25 @@ public struct ScoringStages: Sendable {
     /// under the stages' own options). Returns node values (graph operators) or per-row returns
     /// (`trajectory-return`); refuses options outside their domains.
     public func solve(_ options: ScoringOptions? = nil) throws(RewardFlowError) -> [Double] {
-        let chosen = try options.map { o throws(RewardFlowError) in try Scorer(options: o) } ?? scorer
-        var copy = batch
-        return try Self.values(chosen.options.scoringOperator(), &copy)
+        try solver(options)()
     }
 
-    /// The values `op` solves for on `batch`.
-    private static func values<Op: ScoringOperator>(_ op: Op, _ batch: inout ScoringBatch) throws(RewardFlowError) -> [Double] {
-        var explain = SolveExplanation()
-        return try op.solve(&batch, explain: &explain).values
+    /// `solve(options)` with the options validated and the operator built once, up front: the
+    /// returned closure runs only the solve (what a benchmark of the operator times).
+    public func solver(_ options: ScoringOptions? = nil) throws(RewardFlowError) -> @Sendable () throws(RewardFlowError) -> [Double] {
+        let chosen = try options.map { o throws(RewardFlowError) in try Scorer(options: o) } ?? scorer
+        return Self.solver(try chosen.options.scoringOperator(), batch)
+    }
+
+    /// A closure solving `op` on a copy of `batch`.
+    private static func solver<Op: ScoringOperator>(
+        _ op: Op, _ batch: ScoringBatch
+    ) -> @Sendable () throws(RewardFlowError) -> [Double] {
+        { () throws(RewardFlowError) in
+            var copy = batch
+            var explain = SolveExplanation()
+            return try op.solve(&copy, explain: &explain).values
+        }
     }
 
     /// Stage 3: per-row rewards from the solution computed at preparation, then the advantages
