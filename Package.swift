@@ -9,6 +9,8 @@ let package = Package(
     name: "RewardFlow",
     products: [
         .library(name: "RewardFlow", targets: ["RewardFlow"]),
+        // Seeded synthetic rollout batches (`rewardflow synth`, the tests, the benchmarks).
+        .library(name: "RewardFlowSynthesis", targets: ["RewardFlowSynthesis"]),
         .executable(name: "rewardflow", targets: ["rewardflow"]),
     ],
     dependencies: [
@@ -33,6 +35,10 @@ let package = Package(
             name: "RewardFlow",
             dependencies: ["CBLAS", "CLAPACKE", "CSuiteSparse", "CJSONScan", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/RewardFlow"),
+        .target(
+            name: "RewardFlowSynthesis",
+            dependencies: ["RewardFlow", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/RewardFlowSynthesis"),
         .systemLibrary(name: "CRewardFlowAPI", path: "Sources/CRewardFlowAPI"),
         .target(
             name: "RewardFlowC",
@@ -40,11 +46,11 @@ let package = Package(
             path: "Sources/RewardFlowC"),
         .executableTarget(
             name: "rewardflow",
-            dependencies: ["RewardFlow", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RewardFlow", "RewardFlowSynthesis", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/rewardflow"),
         .testTarget(
             name: "RewardFlowTests",
-            dependencies: ["RewardFlow", "rewardflow"],
+            dependencies: ["RewardFlow", "RewardFlowSynthesis", "RewardFlowC", "CRewardFlowAPI", "rewardflow"],
             path: "Tests/RewardFlowTests"),
     ]
 )

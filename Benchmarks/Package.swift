@@ -18,6 +18,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "RewardFlow", package: "RewardFlow"),
+                .product(name: "RewardFlowSynthesis", package: "RewardFlow"),
             ],
             path: "Benchmarks/RewardFlowBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Glibc
 import RewardFlow
+import RewardFlowSynthesis
 
 /// `rewardflow`: the root command; each stage of work is a subcommand.
 ///

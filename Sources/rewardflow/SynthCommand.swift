@@ -2,6 +2,7 @@
 import ArgumentParser
 import Glibc
 import RewardFlow
+import RewardFlowSynthesis
 
 /// `rewardflow synth`: seeded synthetic rollout batches as JSONL step rows.
 struct SynthCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 // `rewardflow time`: in-process stage timings (medians over repeats), for scripts/compare.py.
 import ArgumentParser
 import RewardFlow
+import RewardFlowSynthesis
 
 /// `rewardflow time`: times the pipeline's stages in process, so that sub-millisecond work (the
 /// paper batch) is not drowned by process start-up. Prints one JSON object on stdout.

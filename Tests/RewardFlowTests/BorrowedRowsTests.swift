@@ -1,5 +1,6 @@
 import Testing
 @testable import RewardFlow
+import RewardFlowSynthesis
 
 /// `StepRows.append(borrowing:)`, the C API's and Python's way in: strings read where they lie
 /// (offsets or views), interned in parallel parts, equal to a row-by-row append.

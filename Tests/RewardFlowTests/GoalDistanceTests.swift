@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RewardFlow
+import RewardFlowSynthesis
 
 /// `goal-distance` (SPEC §3), the step-reward modes (§4) and the advantage options of §5,
 /// on hand-computed batches and against a Floyd–Warshall oracle.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RewardFlow
+import RewardFlowSynthesis
 
 /// `SequenceMatcher` against CPython's `difflib` (the system `python3`), bit for bit, on
 /// generated pairs: short texts, texts of 200+ scalars (autojunk), repeated characters around

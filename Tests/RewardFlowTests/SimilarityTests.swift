@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RewardFlow
+import RewardFlowSynthesis
 
 /// Similarity merging (SPEC §2.1, §5) against a plain restatement of SPEC's greedy rule: every
 /// occurrence compared with every representative by the full `ratio` (no bounds, no memo), the

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RewardFlow
+import RewardFlowSynthesis
 
 /// `RolloutSynthesizer` (`rewardflow synth`): determinism and the shape of what it makes.
 @Suite struct SynthTests {

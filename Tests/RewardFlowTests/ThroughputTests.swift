@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import RewardFlow
+import RewardFlowSynthesis
 
 /// The hot paths made fast: thread-count independence (SPEC §6), the double formatter, and the
 /// byte-level JSONL scanner on tricky input. No timings here (see Benchmarks/).

@@ -5,21 +5,22 @@
 // One suite:   swift package benchmark --filter 'max-decay.*'
 // Threads:     REWARDFLOW_THREADS=1 swift package benchmark ...
 //
-// Batches come from the library's seeded `RolloutSynthesizer` (the generator behind
-// `rewardflow synth`), in memory, at three sizes: the paper's batch (16 groups × 8 rollouts ×
+// Only public API: stage suites go through `ScoringStages`. Batches come from the seeded
+// `RolloutSynthesizer` of the RewardFlowSynthesis product (the generator behind `rewardflow synth`), in memory, at three sizes: the paper's batch (16 groups × 8 rollouts ×
 // 50 steps), 128 groups, and about 1M rows (3800 groups).
 import Benchmark
 import RewardFlow
+import RewardFlowSynthesis
 
-/// One benchmark size: its batch with text states, with 64-bit keys, and its JSONL bytes.
+/// One benchmark size: its batch with text states, with 64-bit keys, its JSONL bytes, and the
+/// text batch prepared for stage-by-stage runs (order, state graph, a max-decay solve).
 final class Workload: @unchecked Sendable {
     let name: String
     let options: SynthesisOptions
     private(set) lazy var textRows: StepRows = try! RolloutSynthesizer(options).rows(identity: .text)
     private(set) lazy var keyRows: StepRows = try! RolloutSynthesizer(options).rows(identity: .key)
     private(set) lazy var jsonl: [UInt8] = try! RolloutSynthesizer(options).jsonl()
-    private(set) lazy var index: TrajectoryIndex = try! TrajectoryIndex(textRows)
-    private(set) lazy var graph: StateGraph = GraphBuilder().build(textRows, index: index)
+    private(set) lazy var stages: ScoringStages = try! ScoringStages(rows: textRows, options: scoringOptions(.maxDecay))
 
     init(_ name: String, groups: Int) {
         self.name = name
@@ -59,7 +60,7 @@ func scoringOptions(_ op: PropagationOperator) -> ScoringOptions {
 }
 
 let benchmarks: @Sendable () -> Void = {
-    print("RewardFlow benchmarks: engine threads \(Execution.threadCount), OpenBLAS core \(Execution.blasCoreName), OpenBLAS threads \(Execution.blasThreadCount)")
+    print("RewardFlow benchmarks: \(ScoringStages.environment)")
 
     for w in workloads {
         let config = w.configuration
@@ -73,42 +74,36 @@ let benchmarks: @Sendable () -> Void = {
             _ = w.jsonl
         }
 
-        Benchmark("graph assembly · \(w.name)", configuration: config) { benchmark in
-            let index = try! TrajectoryIndex(w.textRows)
-            blackHole(GraphBuilder().build(w.textRows, index: index))
+        Benchmark("graph assembly · \(w.name)", configuration: config) { _ in
+            blackHole(try! w.stages.assembleGraph())
         } setup: {
-            _ = w.textRows
+            _ = w.stages
         }
 
-        let operators: [(String, any Propagator)] = [
-            ("max-decay", try! MaxDecay(gamma: 0.9)),
-            ("discounted", try! Discounted(gamma: 0.9)),
-            ("pagerank", try! PageRank(alpha: 0.85)),
-            ("diffusion", try! Diffusion(alpha: 0.5)),
-            ("goal-distance", try! GoalDistance(gamma: 0.1)),
+        // The operators' solves on the prepared state graph (trajectory-return: on the rows).
+        let solves: [(String, ScoringOptions)] = [
+            ("max-decay", scoringOptions(.maxDecay)),
+            ("discounted", scoringOptions(.discounted)),
+            ("pagerank", scoringOptions(.pagerank)),
+            ("diffusion", { var o = scoringOptions(.diffusion); o.alpha = 0.5; return o }()),
+            ("goal-distance", { var o = scoringOptions(.goalDistance); o.gamma = 0.1; return o }()),
+            ("trajectory-return", scoringOptions(.trajectoryReturn)),
         ]
-        for (name, op) in operators {
-            Benchmark("\(name) · \(w.name)", configuration: config) { _ in
-                blackHole(try! op.values(on: w.graph))
+        for (name, options) in solves {
+            Benchmark("\(name) · \(w.name)", configuration: config) { benchmark in
+                let solve = try! w.stages.solver(options)
+                benchmark.startMeasurement()
+                blackHole(try! solve())
+                benchmark.stopMeasurement()
             } setup: {
-                _ = w.graph
+                _ = w.stages
             }
         }
 
-        Benchmark("trajectory-return · \(w.name)", configuration: config) { _ in
-            blackHole(try! TrajectoryReturn(gamma: 0.9).returns(w.textRows, index: w.index))
+        Benchmark("extraction + advantages · \(w.name)", configuration: config) { _ in
+            blackHole(try! w.stages.extractAndEstimate())
         } setup: {
-            _ = w.index
-        }
-
-        Benchmark("extraction + advantages · \(w.name)", configuration: config) { benchmark in
-            let values = try! MaxDecay(gamma: 0.9).values(on: w.graph)
-            benchmark.startMeasurement()
-            let rewards = RewardExtractor.extract(w.textRows, index: w.index, graph: w.graph, nodeValues: values)
-            blackHole(try! AdvantageEstimator(mode: .meanNorm).advantages(w.textRows, index: w.index, stepReward: rewards.stepReward))
-            benchmark.stopMeasurement()
-        } setup: {
-            _ = w.graph
+            _ = w.stages
         }
 
         // Target 1: in-memory rows with 64-bit state keys → values, step rewards, advantages.

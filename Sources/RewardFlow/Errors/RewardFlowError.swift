@@ -7,6 +7,7 @@ public enum InputLocation: Sendable, Hashable, CustomStringConvertible {
     /// The input as a whole (for example: it holds no rows).
     case input
 
+    /// The location as text: `line N`, `row N` or `input`.
     public var description: String {
         switch self {
         case .line(let n): return "line \(n)"
@@ -37,6 +38,7 @@ public enum RewardFlowError: Error, Sendable, Hashable, CustomStringConvertible 
         return self
     }
 
+    /// One line: the location, field or parameter name, then the message.
     public var description: String {
         switch self {
         case .invalidInput(let location, let field, let message):

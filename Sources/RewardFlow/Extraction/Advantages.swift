@@ -25,20 +25,20 @@ public struct RowAdvantages: Sendable {
 }
 
 /// Computes episode and step advantages with exactly rounded sums.
-public struct AdvantageEstimator: Sendable {
+package struct AdvantageEstimator: Sendable {
     /// The normalisation.
-    public var mode: AdvantageMode
+    package var mode: AdvantageMode
     /// `w` in `advantage = episode + w · step`.
-    public var stepWeight: Double
+    package var stepWeight: Double
     /// `w_e` in `advantage = w_e · episode + w · step`.
-    public var episodeWeight: Double
+    package var episodeWeight: Double
     /// Whether the episode statistics count a score per active row or per trajectory.
-    public var episodeWeighting: EpisodeWeighting
+    package var episodeWeighting: EpisodeWeighting
     /// ε added to the standard deviation.
-    public static let epsilon = 1e-6
+    package static let epsilon = 1e-6
 
     /// Creates an estimator; refuses a non-finite step or episode weight.
-    public init(
+    package init(
         mode: AdvantageMode, stepWeight: Double = 1, episodeWeight: Double = 1,
         episodeWeighting: EpisodeWeighting = .rows
     ) throws(RewardFlowError) {
@@ -64,7 +64,7 @@ public struct AdvantageEstimator: Sendable {
     /// representatives of SPEC §5's step-group similarity (`SimilarStates.stepGroupStates`);
     /// nil groups rows by `rows.state`. Its ids must lie below `max(rows.stateCount, rows.count)`.
     /// `threads`: of the parallel loop over groups (nil: `Execution.threadCount`).
-    public func advantages(
+    package func advantages(
         _ rows: StepRows, index: TrajectoryIndex, stepReward: [Double], stepStates: [Int32]? = nil,
         threads: Int? = nil
     ) -> RowAdvantages {

@@ -5,7 +5,7 @@ import SystemPackage
 /// `FileDescriptor` (which retries `EINTR`). Failures become `RewardFlowError.io` with
 /// `strerror`'s text (`x.jsonl: No such file or directory`); `openDescriptor` hands the `Errno`
 /// itself to the callers that branch on it (`OutputFile`'s `O_TMPFILE` probe).
-enum FileIO {
+package enum FileIO {
     /// `open(2)`, with the `Errno` of a failure.
     static func openDescriptor(
         _ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [],
@@ -41,7 +41,7 @@ enum FileIO {
 
     /// `write(2)` until every byte of `bytes` is written. `recover` sees each failure and may
     /// return true to retry (after switching `O_DIRECT` off, say); else the write throws.
-    static func writeAll(
+    package static func writeAll(
         _ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String,
         recover: (Errno) -> Bool = { _ in false }
     ) throws(RewardFlowError) {
@@ -58,7 +58,7 @@ enum FileIO {
     }
 
     /// `write(2)` of every byte of `bytes`.
-    static func writeAll(_ fd: FileDescriptor, _ bytes: [UInt8], path: String) throws(RewardFlowError) {
+    package static func writeAll(_ fd: FileDescriptor, _ bytes: [UInt8], path: String) throws(RewardFlowError) {
         try bytes.withUnsafeBytes { raw -> Result<Void, RewardFlowError> in
             do throws(RewardFlowError) {
                 try writeAll(fd, raw, path: path)
@@ -104,13 +104,13 @@ extension RewardFlowError {
 ///
 /// A symbolic link at `path` is followed: its target is replaced and the link kept. An
 /// existing file keeps its permission bits; a new file gets `0666` minus the umask.
-public final class OutputFile {
+package final class OutputFile {
     /// The descriptor to write to.
     let descriptor: FileDescriptor
     /// The descriptor to write to, as a C file descriptor.
-    public var fd: Int32 { descriptor.rawValue }
+    package var fd: Int32 { descriptor.rawValue }
     /// The file that `commit()` replaces (`path` with symbolic links followed).
-    public let target: String
+    package let target: String
     /// The named temporary file of the fallback (nil with `O_TMPFILE`).
     private let temporary: String?
     private var done = false
@@ -120,7 +120,7 @@ public final class OutputFile {
 
     /// True when `path` exists and is not a regular file (a device such as `/dev/null`, a
     /// FIFO), which writers open and write in place instead of replacing.
-    public static func isDevice(_ path: String) -> Bool {
+    package static func isDevice(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG
     }
@@ -153,7 +153,7 @@ public final class OutputFile {
     }
 
     /// Opens an unnamed (or, as a fallback, named temporary) file beside `path`'s target.
-    public convenience init(path: String) throws(RewardFlowError) {
+    package convenience init(path: String) throws(RewardFlowError) {
         try self.init(path: path, unnamed: true)
     }
 
@@ -197,7 +197,7 @@ public final class OutputFile {
 
     /// Makes the written data visible at `target` (replacing it atomically) and closes `fd`.
     /// On failure the target is left as it was and nothing is left beside it.
-    public func commit() throws(RewardFlowError) {
+    package func commit() throws(RewardFlowError) {
         try link()
         done = true
         try FileIO.close(descriptor, path: target)

@@ -9,12 +9,12 @@ public struct RowRewards: Sendable {
 }
 
 /// Turns node values into per-row values and step rewards (SPEC §4, mode `difference`).
-public enum RewardExtractor {
+package enum RewardExtractor {
     /// Rewards from node values: row j < min(m, L−1) of a trajectory gets
     /// `V(s_{j+1}) − V(s_j)` and `V(s_{j+1})`; every other row keeps its environment reward.
     /// `rule` sets `step_reward` on that range (`step_reward_abs` is always `V(s_{j+1})`).
     /// `threads`: of the parallel loops (nil: `Execution.threadCount`); the result never depends on it.
-    public static func extract(
+    package static func extract(
         _ rows: StepRows, index: TrajectoryIndex, graph: StateGraph, nodeValues: [Double],
         rule: StepRule = .difference, threads: Int? = nil
     ) -> RowRewards {
@@ -62,7 +62,7 @@ public enum RewardExtractor {
 
     /// Rewards under `trajectory-return`: `value = step_reward = step_reward_abs = R_t` on active
     /// rows; inactive rows have value 0 and keep their environment reward.
-    public static func extract(
+    package static func extract(
         _ rows: StepRows, index: TrajectoryIndex, returns: [Double]
     ) -> RowRewards {
         var stepReward = rows.reward

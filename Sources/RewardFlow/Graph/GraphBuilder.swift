@@ -4,15 +4,15 @@
 /// transitions, dedup the emitted tuples inside the trajectory, number nodes by first mention,
 /// count `w(u→v)` over trajectories, pick node rewards. Groups are independent, so they are
 /// built side by side and concatenated in group order (the result never depends on threads).
-public struct GraphBuilder: Sendable {
+package struct GraphBuilder: Sendable {
     /// How `r(s)` is chosen from a state's mentions.
-    public var nodeReward: NodeRewardPolicy
+    package var nodeReward: NodeRewardPolicy
     /// Threads of the build's parallel loops; nil: `Execution.threadCount`. The graph never
     /// depends on it.
-    public var threads: Int?
+    package var threads: Int?
 
     /// Creates a builder.
-    public init(nodeReward: NodeRewardPolicy = .firstSeen, threads: Int? = nil) {
+    package init(nodeReward: NodeRewardPolicy = .firstSeen, threads: Int? = nil) {
         self.nodeReward = nodeReward
         self.threads = threads
     }
@@ -25,7 +25,7 @@ public struct GraphBuilder: Sendable {
     ///
     /// `states` replaces the rows' state column (one id per row): the representatives of
     /// SPEC §2.1's similarity clusters (`SimilarStates.graphStates`); nil reads `rows.state`.
-    public func build(_ rows: StepRows, index: TrajectoryIndex, states: [Int32]? = nil) -> StateGraph {
+    package func build(_ rows: StepRows, index: TrajectoryIndex, states: [Int32]? = nil) -> StateGraph {
         let stateColumn = states ?? rows.state
         let groups = index.groupCount
         let threads = Parallel.threads(self.threads)

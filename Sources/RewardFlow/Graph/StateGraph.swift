@@ -13,36 +13,36 @@ public enum NodeRewardPolicy: String, Sendable, CaseIterable {
 /// Nodes of group `g` are `groupNodeStart[g]..<groupNodeStart[g+1]`, numbered in order of first
 /// mention; the out-edges of node `u` are `edgeStart[u]..<edgeStart[u+1]` (targets ascending),
 /// with `w(u→v)` = the number of the group's trajectories that contain `u→v`.
-public struct StateGraph: Sendable {
+package struct StateGraph: Sendable {
     /// Node ranges per group (`groupCount + 1` offsets).
-    public let groupNodeStart: [Int]
+    package let groupNodeStart: [Int]
     /// The weighted adjacency `w` (rows: sources, columns: targets, values: `w(u→v)`).
     let adjacency: SparseMatrix
     /// CSR row offsets (`nodeCount + 1`).
-    public var edgeStart: [Int] { adjacency.rowStart }
+    package var edgeStart: [Int] { adjacency.rowStart }
     /// CSR column indices: the edge targets (global node ids).
-    public var edgeTarget: [Int32] { adjacency.column }
+    package var edgeTarget: [Int32] { adjacency.column }
     /// `w(u→v)` per edge: trajectory counts, as doubles for the numerical kernels.
-    public var edgeWeight: [Double] { adjacency.value }
+    package var edgeWeight: [Double] { adjacency.value }
     /// `r(s)` per node.
-    public let nodeReward: [Double]
+    package let nodeReward: [Double]
     /// The state id (into the rows' state table) of each node.
-    public let nodeState: [Int32]
+    package let nodeState: [Int32]
     /// Per input row: the node of its state, or -1 when the state is in no emitted transition.
-    public let rowNode: [Int32]
+    package let rowNode: [Int32]
 
     /// Number of groups.
-    public var groupCount: Int { groupNodeStart.count - 1 }
+    package var groupCount: Int { groupNodeStart.count - 1 }
     /// Number of nodes in the batch.
-    public var nodeCount: Int { nodeReward.count }
+    package var nodeCount: Int { nodeReward.count }
     /// Number of edges in the batch.
-    public var edgeCount: Int { edgeTarget.count }
+    package var edgeCount: Int { edgeTarget.count }
 
     /// Number of nodes of group `g`.
-    public func nodeCount(ofGroup g: Int) -> Int { groupNodeStart[g + 1] - groupNodeStart[g] }
+    package func nodeCount(ofGroup g: Int) -> Int { groupNodeStart[g + 1] - groupNodeStart[g] }
 
     /// The groups with at least one node, ascending.
-    public var nonEmptyGroups: [Int] { (0..<groupCount).filter { nodeCount(ofGroup: $0) > 0 } }
+    package var nonEmptyGroups: [Int] { (0..<groupCount).filter { nodeCount(ofGroup: $0) > 0 } }
 
     /// Creates a graph from its CSR parts, checking in every build that they describe one
     /// (a malformed graph would make the kernels read and write out of bounds):
@@ -56,7 +56,7 @@ public struct StateGraph: Sendable {
     ///   `rowNode` entry is -1 or a node.
     ///
     /// Throws `RewardFlowError.invalidParameter` naming the first broken part.
-    public init(
+    package init(
         groupNodeStart: [Int], edgeStart: [Int], edgeTarget: [Int32], edgeWeight: [Double],
         nodeReward: [Double], nodeState: [Int32], rowNode: [Int32]
     ) throws(RewardFlowError) {
@@ -91,7 +91,7 @@ public struct StateGraph: Sendable {
         self.rowNode = rowNode
     }
 
-    /// The invariants of the public initialiser; O(nodes + edges + rows).
+    /// The invariants of the package initialiser; O(nodes + edges + rows).
     private static func check(
         groupNodeStart: [Int], edgeStart: [Int], edgeTarget: [Int32], edgeWeight: [Double],
         nodeReward: [Double], nodeState: [Int32], rowNode: [Int32]
@@ -153,7 +153,7 @@ public struct StateGraph: Sendable {
     }
 
     /// The transpose: edge `v→u` for every edge `u→v`, same weights (the predecessor lists).
-    public func reversed() -> StateGraph {
+    package func reversed() -> StateGraph {
         StateGraph(
             unchecked: groupNodeStart, adjacency: adjacency.transposed(),
             nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)

@@ -1,7 +1,7 @@
 /// JSON string literals of arbitrary text.
-enum JSONText {
+package enum JSONText {
     /// `text` as a quoted JSON string (escaping quotes, backslashes and control characters).
-    static func quoted(_ text: String) -> [UInt8] {
+    package static func quoted(_ text: String) -> [UInt8] {
         var out: [UInt8] = [0x22]
         appendEscaped(text.utf8, to: &out)
         out.append(0x22)

@@ -10,13 +10,13 @@
 /// `9007199254740992.0`), otherwise `d.ddde±XX` (`1e-05`, `1.2345678901234568e+17`); `nan`,
 /// `inf`, `-inf`. Python's `repr` switches to exponents at 1e16 instead of 2^53; both texts
 /// parse back to the same double everywhere.
-public enum DoubleFormatter {
+package enum DoubleFormatter {
     /// Bytes `write` may produce at most.
-    public static let maximumLength = 32
+    package static let maximumLength = 32
 
     /// Appends the shortest round-trip text of `value` to `out`.
     @inlinable
-    public static func append(_ value: Double, to out: inout [UInt8]) {
+    package static func append(_ value: Double, to out: inout [UInt8]) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maximumLength) { buffer in
             let n = write(value, to: buffer.baseAddress!)
             out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress!, count: n))
@@ -24,7 +24,7 @@ public enum DoubleFormatter {
     }
 
     /// The shortest round-trip text of `value` as a `String` (equal to `value.description`).
-    public static func string(_ value: Double) -> String {
+    package static func string(_ value: Double) -> String {
         var bytes: [UInt8] = []
         append(value, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
@@ -32,7 +32,7 @@ public enum DoubleFormatter {
 
     /// Appends `value` in decimal.
     @inlinable
-    public static func appendInteger(_ value: Int, to out: inout [UInt8]) {
+    package static func appendInteger(_ value: Int, to out: inout [UInt8]) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
             let n = writeInteger(value, to: buffer.baseAddress!)
             out.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress!, count: n))
@@ -41,7 +41,7 @@ public enum DoubleFormatter {
 
     /// Writes `value` in decimal at `p` (room for 20 bytes); returns the byte count.
     @inlinable
-    public static func writeInteger(_ value: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
+    package static func writeInteger(_ value: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
         var q = p
         var magnitude = UInt64(value.magnitude)
         if value < 0 { q.pointee = 0x2D; q += 1 }
@@ -68,7 +68,7 @@ public enum DoubleFormatter {
     /// Writes the shortest round-trip text of `value` at `p` (room for `maximumLength` bytes);
     /// returns the byte count.
     @inlinable
-    public static func write(_ value: Double, to p: UnsafeMutablePointer<UInt8>) -> Int {
+    package static func write(_ value: Double, to p: UnsafeMutablePointer<UInt8>) -> Int {
         _write(value, p)
     }
 

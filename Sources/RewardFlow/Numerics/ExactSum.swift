@@ -3,26 +3,26 @@
 /// Keeps a list of non-overlapping partial sums whose exact total is the sum of everything
 /// added; `value` rounds that total once. Deterministic whatever the order of accumulation
 /// (the exact total does not depend on it).
-public struct ExactSum: Sendable {
+package struct ExactSum: Sendable {
     private var accumulator = ExactAccumulator()
 
     /// An empty sum.
-    public init() {}
+    package init() {}
 
     /// Clears the sum.
-    public mutating func reset() { accumulator.reset() }
+    package mutating func reset() { accumulator.reset() }
 
     /// Adds `x` exactly.
-    public mutating func add(_ x: Double) { accumulator.add(x) }
+    package mutating func add(_ x: Double) { accumulator.add(x) }
 
     /// The correctly rounded value of the exact sum.
-    public var value: Double {
+    package var value: Double {
         var copy = accumulator
         return copy.value
     }
 
     /// The exactly rounded sum of `values`.
-    public static func of<S: Sequence>(_ values: S) -> Double where S.Element == Double {
+    package static func of<S: Sequence>(_ values: S) -> Double where S.Element == Double {
         var sum = ExactSum()
         for v in values { sum.add(v) }
         return sum.value

@@ -6,7 +6,7 @@ import CBLAS
 
 /// Fork-join over index ranges. Work is split into contiguous chunks whose results land in
 /// caller-indexed slots, so the output never depends on the thread count or the schedule.
-enum Parallel {
+package enum Parallel {
     /// The thread count used when none is given: `$REWARDFLOW_THREADS` when set to a positive
     /// integer, else the active processor count. Read once, at first use; never changes after.
     static let defaultThreadCount: Int = {
@@ -19,7 +19,7 @@ enum Parallel {
     }()
 
     /// `requested` (at least 1) when given, else `defaultThreadCount`.
-    static func threads(_ requested: Int?) -> Int {
+    package static func threads(_ requested: Int?) -> Int {
         guard let requested else { return defaultThreadCount }
         return max(1, requested)
     }
@@ -33,7 +33,7 @@ enum Parallel {
     /// `work` estimates the total work (rows, nodes + edges); below `serialWork` waking other
     /// threads costs more than it saves, so the loop runs on the calling thread.
     /// At most `threads` chunks run; the output never depends on `threads`.
-    static func forEachChunk(
+    package static func forEachChunk(
         threads: Int, count: Int, minimumChunk: Int = 1, work: Int = .max, _ body: (Range<Int>) -> Void
     ) {
         let workers = work < serialWork ? 1 : min(threads, max(1, count / max(1, minimumChunk)))
@@ -56,19 +56,19 @@ enum Parallel {
 ///
 /// Output never depends on these: every parallel loop writes results to fixed slots and every
 /// reduction is exactly rounded or in a fixed order (SPEC §6).
-public enum Execution {
+package enum Execution {
     /// Threads the engine's own parallel loops use when a run names no count
     /// (`ScoringOptions.threads` and the like nil): `$REWARDFLOW_THREADS` when set to a positive
     /// integer, else the processor count, read once. Read-only: a run chooses its own count
     /// through its options, so no setting is shared between runs.
-    public static var threadCount: Int { Parallel.defaultThreadCount }
+    package static var threadCount: Int { Parallel.defaultThreadCount }
 
     /// OpenBLAS's kernel family (`openblas_get_corename()`), e.g. `"Prescott"` or `"SkylakeX"`.
-    public static var blasCoreName: String { BLAS.coreName }
+    package static var blasCoreName: String { BLAS.coreName }
 
     /// OpenBLAS's own thread count (`openblas_get_num_threads()`); the engine sets it to 1
     /// inside its parallel loops.
-    public static var blasThreadCount: Int { Int(openblas_get_num_threads()) }
+    package static var blasThreadCount: Int { Int(openblas_get_num_threads()) }
 }
 
 /// Wraps a value the compiler cannot prove `Sendable` but that is used race-free by design

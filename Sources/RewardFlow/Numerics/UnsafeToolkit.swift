@@ -23,16 +23,18 @@
 
 /// A mutable view of array storage written at disjoint indices from parallel chunks
 /// (invariants 1–3 above); `nonmutating` writes, unchecked in release builds.
-struct SendableBuffer<Element>: @unchecked Sendable {
-    let base: UnsafeMutableBufferPointer<Element>
-    init(_ base: UnsafeMutableBufferPointer<Element>) { self.base = base }
+package struct SendableBuffer<Element>: @unchecked Sendable {
+    /// The memory written (owned by the caller, alive for the parallel loop).
+    package let base: UnsafeMutableBufferPointer<Element>
+    /// Wraps `base`; chunks must write disjoint indices.
+    package init(_ base: UnsafeMutableBufferPointer<Element>) { self.base = base }
 
     /// Number of elements viewed.
-    var count: Int { base.count }
+    package var count: Int { base.count }
 
     /// Element `i` (`0 ≤ i < count`, checked in debug builds).
     @inline(__always)
-    subscript(i: Int) -> Element {
+    package subscript(i: Int) -> Element {
         get { base[i] }
         nonmutating set { base[i] = newValue }
     }

@@ -10,20 +10,20 @@
 ///   150–200; CHOLMOD from ~200 on, 1.3× at 200–300 and 2.6× at 300–450; README "Linear operators").
 /// A matrix that is not positive definite is reported as an error by both (CHOLMOD:
 /// `CHOLMOD_NOT_POSDEF` / `L.minor < n`; LAPACK: `info > 0`). There is no iterative backend.
-public struct Diffusion: Propagator {
+package struct Diffusion: Propagator {
     /// Groups up to this many nodes go to dense Cholesky under `auto` (measured crossover).
-    public static let denseLimit = 200
+    package static let denseLimit = 200
 
     /// α ∈ [0, 1).
-    public let alpha: Double
+    package let alpha: Double
     /// The backend (`auto`, `direct` or `dense`).
-    public let solver: LinearSolver
+    package let solver: LinearSolver
     /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
     /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
-    public let threads: Int
+    package let threads: Int
 
     /// Creates the operator; refuses α outside [0, 1) and the `iterative` backend.
-    public init(alpha: Double, solver: LinearSolver = .auto, threads: Int? = nil) throws(RewardFlowError) {
+    package init(alpha: Double, solver: LinearSolver = .auto, threads: Int? = nil) throws(RewardFlowError) {
         try ParameterCheck.damping(alpha, name: "alpha")
         guard solver != .iterative else {
             throw .invalidParameter(name: "solver", message: "diffusion has no iterative backend (choose auto, direct or dense)")
@@ -34,7 +34,7 @@ public struct Diffusion: Propagator {
     }
 
     /// `f` per node, recording backends, residual and stage times in `explain`.
-    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
+    package func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
         explain.operatorDescription = "diffusion (alpha \(alpha), solver \(solver.rawValue))"
         let n = graph.nodeCount
         var values = [Double](repeating: 0, count: n)

@@ -19,25 +19,25 @@
 ///   125–150 nodes: 1.2× slower, 150–200: 1.7×, 300–450: 7.5×). Jacobi is about as fast as
 ///   UMFPACK on these graphs at γ = 0.9 but needs `log(tol)/log(γ)` sweeps (10× more at
 ///   γ = 0.99) and is only accurate to `tol/(1−γ)`, so `auto` keeps the direct solver.
-public struct Discounted: Propagator {
+package struct Discounted: Propagator {
     /// Cyclic groups up to this many nodes go to dense LU under `auto` (measured crossover).
-    public static let denseLimit = 128
+    package static let denseLimit = 128
 
     /// The discount γ ∈ (0, 1).
-    public let gamma: Double
+    package let gamma: Double
     /// The backend.
-    public let solver: LinearSolver
+    package let solver: LinearSolver
     /// Stop rule of the iterative backend: `‖(I−γP)V − r‖∞ ≤ tolerance`.
-    public let tolerance: Double
+    package let tolerance: Double
     /// Sweep cap of the iterative backend; reaching it is an error.
-    public let maxIterations: Int
+    package let maxIterations: Int
     /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
     /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
-    public let threads: Int
+    package let threads: Int
 
     /// Creates the operator; refuses γ outside (0, 1), a tolerance that is not a positive
     /// finite number, and fewer than one iteration.
-    public init(
+    package init(
         gamma: Double, solver: LinearSolver = .auto, tolerance: Double = 1e-12, maxIterations: Int = 10_000,
         threads: Int? = nil
     ) throws(RewardFlowError) {
@@ -51,7 +51,7 @@ public struct Discounted: Propagator {
     }
 
     /// `V` per node, recording backends, iterations, residual and stage times in `explain`.
-    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
+    package func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
         explain.operatorDescription = "discounted (gamma \(gamma), solver \(solver.rawValue))"
         let n = graph.nodeCount
         var values = [Double](repeating: 0, count: n)

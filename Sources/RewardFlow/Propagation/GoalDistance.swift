@@ -6,17 +6,17 @@ import Glibc
 /// Per group, one breadth-first search on the reversed graph from all goal nodes at once
 /// (O(V + E)); groups in parallel. Nodes that reach no goal get `d = D + 1`, `D` the group's
 /// largest finite distance; in a group without a goal every `d = 1`.
-public struct GoalDistance: Propagator {
+package struct GoalDistance: Propagator {
     /// The decay factor γ ∈ (0, 1).
-    public let gamma: Double
+    package let gamma: Double
     /// The goal reward `R` (finite, > 0).
-    public let goalReward: Double
+    package let goalReward: Double
     /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
     /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
-    public let threads: Int
+    package let threads: Int
 
     /// Creates the operator; refuses γ outside (0, 1) and `R` that is not a finite positive number.
-    public init(gamma: Double, goalReward: Double = 10, threads: Int? = nil) throws(RewardFlowError) {
+    package init(gamma: Double, goalReward: Double = 10, threads: Int? = nil) throws(RewardFlowError) {
         try ParameterCheck.discount(gamma, name: "gamma", allowOne: false)
         guard goalReward.isFinite && goalReward > 0 else {
             throw .invalidParameter(name: "goal_reward", message: "must be a finite number > 0, got \(goalReward)")
@@ -27,12 +27,12 @@ public struct GoalDistance: Propagator {
     }
 
     /// `V = R·γ^d` per node; `explain` records the operator and the solve time.
-    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
+    package func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
         solve(on: graph, explain: &explain).values
     }
 
     /// Values together with the distances they come from (see `distances(on:)`).
-    public func solve(
+    package func solve(
         on graph: StateGraph, explain: inout SolveExplanation
     ) -> (values: [Double], distance: [Int32], unreachable: [Int32]) {
         explain.operatorDescription = "goal-distance (gamma \(gamma), goal reward \(goalReward), reverse BFS per group)"
@@ -48,7 +48,7 @@ public struct GoalDistance: Propagator {
     /// Goal distances: `d` per node (unreachable nodes already set to `D + 1`), and per group
     /// the distance a state that reaches no goal (or is no node) counts as (`D + 1`, or 1 in a
     /// group without a goal).
-    public func distances(on graph: StateGraph) -> (distance: [Int32], unreachable: [Int32]) {
+    package func distances(on graph: StateGraph) -> (distance: [Int32], unreachable: [Int32]) {
         let n = graph.nodeCount, groups = graph.groupCount
         var distance = [Int32](repeating: -1, count: n)
         var unreachable = [Int32](repeating: 1, count: groups)
@@ -98,16 +98,16 @@ public struct GoalDistance: Propagator {
 }
 
 /// What `progress` step rewards need (SPEC §4): the goal distances of a solved batch.
-public struct GoalProgress: Sendable {
+package struct GoalProgress: Sendable {
     /// The operator (`R`, γ).
-    public var goal: GoalDistance
+    package var goal: GoalDistance
     /// `d` per node (unreachable nodes at their group's `D + 1`).
-    public var distance: [Int32]
+    package var distance: [Int32]
     /// Per group: the `d` of a state that reaches no goal or is no node (`D + 1`, or 1 without a goal).
-    public var unreachable: [Int32]
+    package var unreachable: [Int32]
 
     /// Terms from `goal.distances(on:)` of the graph the rows are scored on.
-    public init(goal: GoalDistance, distance: [Int32], unreachable: [Int32]) {
+    package init(goal: GoalDistance, distance: [Int32], unreachable: [Int32]) {
         self.goal = goal
         self.distance = distance
         self.unreachable = unreachable
@@ -122,7 +122,7 @@ public struct GoalProgress: Sendable {
 }
 
 /// The step-reward rule of a run (SPEC §4), with what `progress` needs.
-public enum StepRule: Sendable {
+package enum StepRule: Sendable {
     /// `V(s_{j+1}) − V(s_j)`.
     case difference
     /// `V(s_{j+1})`.

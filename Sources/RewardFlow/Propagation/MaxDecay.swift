@@ -13,22 +13,22 @@
 ///
 /// Each value is built by the same chain of multiplications `γ·(γ·(…r))` as the sweeps, so it
 /// equals the reference's result bit for bit wherever the sweeps have converged. O(E log V).
-public struct MaxDecay: Propagator {
+package struct MaxDecay: Propagator {
     /// The decay factor γ ∈ (0, 1].
-    public let gamma: Double
+    package let gamma: Double
     /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
     /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
-    public let threads: Int
+    package let threads: Int
 
     /// Creates the operator; refuses γ outside (0, 1].
-    public init(gamma: Double, threads: Int? = nil) throws(RewardFlowError) {
+    package init(gamma: Double, threads: Int? = nil) throws(RewardFlowError) {
         try ParameterCheck.discount(gamma, name: "gamma", allowOne: true)
         self.gamma = gamma
         self.threads = Parallel.threads(threads)
     }
 
     /// `V` per node, the exact limit; `explain` records the operator and the solve time.
-    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
+    package func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
         explain.operatorDescription = "max-decay (gamma \(gamma), exact: SCC + best-first search)"
         return explain.time("solve") { solve(graph) }
     }

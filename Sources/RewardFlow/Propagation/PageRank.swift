@@ -13,19 +13,19 @@
 /// groups in parallel chunks. It stops when the largest per-group change `‖x_{k+1} − x_k‖₁` is
 /// at most `tolerance` (then `‖x − x*‖₁ ≤ α/(1−α)·tolerance` per group) and returns `x_{k+1}`;
 /// reaching `maxIterations` first is an error.
-public struct PageRank: Propagator {
+package struct PageRank: Propagator {
     /// The damping α ∈ [0, 1).
-    public let alpha: Double
+    package let alpha: Double
     /// Stop rule: largest per-group `‖x_{k+1} − x_k‖₁ ≤ tolerance`.
-    public let tolerance: Double
+    package let tolerance: Double
     /// Sweep cap; reaching it is an error.
-    public let maxIterations: Int
+    package let maxIterations: Int
     /// Threads of the solve's parallel loops (at least 1; from the `threads` argument of the
     /// initialiser, nil giving `Execution.threadCount`). Values never depend on it.
-    public let threads: Int
+    package let threads: Int
 
     /// Creates the operator; refuses α outside [0, 1), a non-positive tolerance, < 1 sweep.
-    public init(
+    package init(
         alpha: Double, tolerance: Double = 1e-12, maxIterations: Int = 10_000, threads: Int? = nil
     ) throws(RewardFlowError) {
         try ParameterCheck.damping(alpha, name: "alpha")
@@ -37,7 +37,7 @@ public struct PageRank: Propagator {
     }
 
     /// PageRank per node, recording sweeps, last change and stage times in `explain`.
-    public func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
+    package func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double] {
         explain.operatorDescription = "pagerank (alpha \(alpha))"
         let n = graph.nodeCount
         var x = [Double](repeating: 0, count: n)

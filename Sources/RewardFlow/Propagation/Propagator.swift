@@ -1,7 +1,7 @@
 /// A propagation operator (SPEC §3): maps a `StateGraph` to one value `V(s)` per node.
 ///
 /// Values of a group depend only on that group's block of the graph.
-public protocol Propagator: Sendable {
+package protocol Propagator: Sendable {
     /// `V` per node of `graph` (indexed like `graph.nodeReward`), recording what was solved
     /// (backends, iterations, residual, stage times) in `explain`.
     func values(on graph: StateGraph, explain: inout SolveExplanation) throws(RewardFlowError) -> [Double]
@@ -9,7 +9,7 @@ public protocol Propagator: Sendable {
 
 extension Propagator {
     /// `V` per node of `graph`, without a record of the solve.
-    public func values(on graph: StateGraph) throws(RewardFlowError) -> [Double] {
+    package func values(on graph: StateGraph) throws(RewardFlowError) -> [Double] {
         var explain = SolveExplanation()
         return try values(on: graph, explain: &explain)
     }

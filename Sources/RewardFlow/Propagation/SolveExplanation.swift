@@ -2,53 +2,53 @@ import Glibc
 
 /// What a scoring run solved, for `--explain`: backend → (groups, nodes, nonzeros), iterations,
 /// final residual, and wall-clock seconds per stage.
-public struct SolveExplanation: Sendable, CustomStringConvertible {
+package struct SolveExplanation: Sendable, CustomStringConvertible {
     /// One backend's share of the batch.
-    public struct BackendUse: Sendable, Equatable {
+    package struct BackendUse: Sendable, Equatable {
         /// Backend name: `acyclic`, `dense`, `direct`, `iterative`, `cholmod`, `power`, ….
-        public var backend: String
+        package var backend: String
         /// Number of groups it solved.
-        public var groups: Int
+        package var groups: Int
         /// Number of graph nodes (unknowns) in those groups.
-        public var nodes: Int
+        package var nodes: Int
         /// Stored nonzeros of the matrix it worked on (0 when not meaningful).
-        public var nonzeros: Int
+        package var nonzeros: Int
     }
 
     /// One timed stage of the pipeline.
-    public struct Stage: Sendable, Equatable {
+    package struct Stage: Sendable, Equatable {
         /// Stage name, e.g. `graph`, `direct: factorise`.
-        public var name: String
+        package var name: String
         /// Wall-clock seconds.
-        public var seconds: Double
+        package var seconds: Double
         /// CPU seconds of the whole process (user + system, every thread) during the stage:
         /// `cpuSeconds / seconds` is how many cores were busy on average.
-        public var cpuSeconds: Double = 0
+        package var cpuSeconds: Double = 0
     }
 
     /// The operator and its parameter, e.g. `discounted (gamma 0.9)`.
-    public var operatorDescription = ""
+    package var operatorDescription = ""
     /// Groups, nodes and edges of the state graph (0 for graph-free operators).
-    public var groups = 0, nodes = 0, edges = 0
+    package var groups = 0, nodes = 0, edges = 0
     /// The backends used, in the order they ran.
-    public var backends: [BackendUse] = []
+    package var backends: [BackendUse] = []
     /// Sweeps of an iterative method (power iteration, Jacobi), when one ran.
-    public var iterations: Int?
+    package var iterations: Int?
     /// The final residual (`‖A·x − b‖∞` of the linear operators; PageRank: the last sweep's
     /// largest per-group change `‖x_{k+1} − x_k‖₁`).
-    public var residual: Double?
+    package var residual: Double?
     /// What `residual` measures.
-    public var residualDescription = ""
+    package var residualDescription = ""
     /// Timed stages, in order.
-    public var stages: [Stage] = []
+    package var stages: [Stage] = []
     /// Free-form remarks (thresholds applied, library facts).
-    public var notes: [String] = []
+    package var notes: [String] = []
     /// Threads the run's parallel loops were given (`ScoringOptions.threads` resolved; 0 until
     /// a scorer has run).
-    public var threads = 0
+    package var threads = 0
 
     /// An empty explanation.
-    public init() {}
+    package init() {}
 
     /// Adds (or extends) the row of `backend`.
     mutating func record(_ backend: String, groups: Int, nodes: Int, nonzeros: Int = 0) {
@@ -63,7 +63,7 @@ public struct SolveExplanation: Sendable, CustomStringConvertible {
     }
 
     /// Runs `body` and appends its wall-clock time as stage `name`.
-    public mutating func time<T, E: Error>(_ name: String, _ body: () throws(E) -> T) throws(E) -> T {
+    package mutating func time<T, E: Error>(_ name: String, _ body: () throws(E) -> T) throws(E) -> T {
         let clock = ContinuousClock()
         let start = clock.now, startCPU = Self.processCPUSeconds()
         defer {
@@ -83,7 +83,7 @@ public struct SolveExplanation: Sendable, CustomStringConvertible {
     }
 
     /// A few lines for a terminal.
-    public var description: String {
+    package var description: String {
         var lines = ["operator: \(operatorDescription)"]
         if groups > 0 || nodes > 0 { lines.append("graph: \(groups) groups, \(nodes) nodes, \(edges) edges") }
         for b in backends {

@@ -1,17 +1,17 @@
 /// GiGPO's per-trajectory discounted return, for A/B comparisons: `R_t = reward_t + γ·R_{t+1}`
 /// over the active rows of each trajectory (no graph). Inactive rows get 0.
-public struct TrajectoryReturn: Sendable {
+package struct TrajectoryReturn: Sendable {
     /// The discount γ ∈ (0, 1).
-    public let gamma: Double
+    package let gamma: Double
 
     /// Creates the operator; refuses γ outside (0, 1).
-    public init(gamma: Double) throws(RewardFlowError) {
+    package init(gamma: Double) throws(RewardFlowError) {
         try ParameterCheck.discount(gamma, name: "gamma", allowOne: false)
         self.gamma = gamma
     }
 
     /// `R_t` per input row (0 on inactive rows), one backward pass per trajectory.
-    public func returns(_ rows: StepRows, index: TrajectoryIndex) -> [Double] {
+    package func returns(_ rows: StepRows, index: TrajectoryIndex) -> [Double] {
         var out = [Double](repeating: 0, count: rows.count)
         for t in 0..<index.trajectoryCount {
             let first = index.trajectoryRowStart[t]

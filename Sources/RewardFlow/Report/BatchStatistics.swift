@@ -1,27 +1,27 @@
 /// Order statistics of a sample: type-7 quantiles (linear interpolation between the order
 /// statistics, NumPy's default): `q(p) = x₍ₖ₎ + (h − k)·(x₍ₖ₊₁₎ − x₍ₖ₎)`, `h = p·(n − 1)`, `k = ⌊h⌋`.
-public struct Quantiles: Sendable, Equatable {
+package struct Quantiles: Sendable, Equatable {
     /// Number of values.
-    public var count: Int
+    package var count: Int
     /// Smallest value.
-    public var min: Double
+    package var min: Double
     /// 10th percentile.
-    public var p10: Double
+    package var p10: Double
     /// First quartile.
-    public var p25: Double
+    package var p25: Double
     /// Median.
-    public var median: Double
+    package var median: Double
     /// Third quartile.
-    public var p75: Double
+    package var p75: Double
     /// 90th percentile.
-    public var p90: Double
+    package var p90: Double
     /// Largest value.
-    public var max: Double
+    package var max: Double
     /// Mean: the exactly rounded sum divided by `count`.
-    public var mean: Double
+    package var mean: Double
 
     /// The quantiles of `values` (any order); nil for an empty sample.
-    public init?(_ values: [Double]) {
+    package init?(_ values: [Double]) {
         guard !values.isEmpty else { return nil }
         self.init(sorted: values.sorted())
     }
@@ -53,46 +53,46 @@ public struct Quantiles: Sendable, Equatable {
 /// `successRate = successfulTrajectories / trajectories` (a success has a positive episode
 /// score, the sum of its active rows' rewards); `uniqueStateRatio = distinctStates / rows`;
 /// `reachingPositiveShare = nodesReachingPositive / nodes`.
-public struct GroupStatistics: Sendable, Equatable {
+package struct GroupStatistics: Sendable, Equatable {
     /// The group's name.
-    public var name: String
+    package var name: String
     /// Input rows of the group.
-    public var rows: Int
+    package var rows: Int
     /// Active rows (the rows advantages are computed on).
-    public var activeRows: Int
+    package var activeRows: Int
     /// Trajectories of the group.
-    public var trajectories: Int
+    package var trajectories: Int
     /// Trajectories whose episode score is positive.
-    public var successfulTrajectories: Int
+    package var successfulTrajectories: Int
     /// Distinct states among the group's rows (inactive rows included).
-    public var distinctStates: Int
+    package var distinctStates: Int
     /// Nodes of the group's state graph (states in an emitted transition).
-    public var nodes: Int
+    package var nodes: Int
     /// Edges of the group's state graph.
-    public var edges: Int
+    package var edges: Int
     /// Strongly connected components of the group's graph (a node on no cycle is one).
-    public var components: Int
+    package var components: Int
     /// Components with two or more nodes (a self-loop never survives cleaning, SPEC §2).
-    public var cyclicComponents: Int
+    package var cyclicComponents: Int
     /// Nodes from which a node with a positive reward `r(s) > 0` is reachable (itself included).
-    public var nodesReachingPositive: Int
+    package var nodesReachingPositive: Int
     /// Step groups (active rows with one state, SPEC §5).
-    public var stepGroups: Int
+    package var stepGroups: Int
     /// Per-row values `V(s)` of the group's rows; nil for an empty sample.
-    public var value: Quantiles?
+    package var value: Quantiles?
     /// Step rewards of the group's active rows.
-    public var stepReward: Quantiles?
+    package var stepReward: Quantiles?
     /// Advantages of the group's active rows (nil without an advantage mode).
-    public var advantage: Quantiles?
+    package var advantage: Quantiles?
 
     /// `successfulTrajectories / trajectories`.
-    public var successRate: Double { trajectories == 0 ? 0 : Double(successfulTrajectories) / Double(trajectories) }
+    package var successRate: Double { trajectories == 0 ? 0 : Double(successfulTrajectories) / Double(trajectories) }
     /// `distinctStates / rows`.
-    public var uniqueStateRatio: Double { rows == 0 ? 0 : Double(distinctStates) / Double(rows) }
+    package var uniqueStateRatio: Double { rows == 0 ? 0 : Double(distinctStates) / Double(rows) }
     /// `nodesReachingPositive / nodes` (0 for a group without nodes).
-    public var reachingPositiveShare: Double { nodes == 0 ? 0 : Double(nodesReachingPositive) / Double(nodes) }
+    package var reachingPositiveShare: Double { nodes == 0 ? 0 : Double(nodesReachingPositive) / Double(nodes) }
     /// Mean step-group size: `activeRows / stepGroups` (the reference's "Avg size of step-level group").
-    public var meanStepGroupSize: Double { stepGroups == 0 ? 0 : Double(activeRows) / Double(stepGroups) }
+    package var meanStepGroupSize: Double { stepGroups == 0 ? 0 : Double(activeRows) / Double(stepGroups) }
 }
 
 /// Statistics of a scored batch: totals, the step-group size histogram, quantiles of value,
@@ -101,30 +101,30 @@ public struct GroupStatistics: Sendable, Equatable {
 /// Batch counts are sums over groups (states are merged within a group only, SPEC §2, so a
 /// state seen in two groups counts twice in `distinctStates`); batch quantiles are over all
 /// rows (value) or all active rows (step reward, advantage).
-public struct BatchStatistics: Sendable, Equatable {
+package struct BatchStatistics: Sendable, Equatable {
     /// One entry of the step-group size histogram: `stepGroups` step groups have `size` rows.
-    public struct SizeBin: Sendable, Equatable {
+    package struct SizeBin: Sendable, Equatable {
         /// Rows per step group.
-        public var size: Int
+        package var size: Int
         /// Step groups of that size.
-        public var stepGroups: Int
+        package var stepGroups: Int
         /// `stepGroups / (all step groups)`.
-        public var share: Double
+        package var share: Double
     }
 
     /// What scored the batch, e.g. `max-decay gamma 0.9, advantage mean_norm`.
-    public var scoring: String
+    package var scoring: String
     /// Per group, in input order.
-    public var groups: [GroupStatistics]
+    package var groups: [GroupStatistics]
     /// Totals over groups (name `""`): rows, trajectories, nodes, edges, components, …
-    public var total: GroupStatistics
+    package var total: GroupStatistics
     /// Step-group sizes, ascending, with counts and shares (the reference's size table).
-    public var stepGroupSizes: [SizeBin]
+    package var stepGroupSizes: [SizeBin]
 
     /// Statistics from a scoring run's parts: the rows, their index, the batch's state graph
     /// and the scorer's outputs (all of the same rows). Groups are summarised in parallel on
     /// `threads` threads (nil: `Execution.threadCount`); the statistics never depend on it.
-    public init(
+    package init(
         rows: StepRows, index: TrajectoryIndex, graph: StateGraph, scored: ScoredRows, scoring: String = "",
         threads: Int? = nil
     ) {
@@ -282,27 +282,27 @@ public struct BatchStatistics: Sendable, Equatable {
 }
 
 /// A scored batch with the intermediate structures the reports draw from.
-public struct ScoredBatch: Sendable {
+package struct ScoredBatch: Sendable {
     /// The input rows.
-    public let rows: StepRows
+    package let rows: StepRows
     /// Their SPEC §2 order.
-    public let index: TrajectoryIndex
-    /// The batch's state graph (built even for `trajectory-return`, which does not use it).
-    public let graph: StateGraph
+    package let index: TrajectoryIndex
+    /// The batch's state graph (built for the report even when the operator used none).
+    package let graph: StateGraph
     /// The scorer's per-row outputs.
-    public let scored: ScoredRows
+    package let scored: ScoredRows
     /// The options that scored it.
-    public let options: ScoringOptions
+    package let options: ScoringOptions
 
     /// The batch's statistics.
-    public func statistics() -> BatchStatistics {
+    package func statistics() -> BatchStatistics {
         BatchStatistics(rows: rows, index: index, graph: graph, scored: scored, scoring: options.summary, threads: options.threads)
     }
 }
 
 extension ScoringOptions {
     /// One line naming the operator and its parameters, e.g. `max-decay gamma 0.9, advantage mean_norm`.
-    public var summary: String {
+    package var summary: String {
         var parts: [String]
         switch propagation {
         case .maxDecay, .discounted, .trajectoryReturn: parts = ["\(propagation.rawValue) gamma \(gamma)"]
@@ -322,16 +322,17 @@ extension ScoringOptions {
 
 extension Scorer {
     /// Scores `rows` and keeps the index and the state graph (the one scoring built, similarity
-    /// merging included; built for the purpose under trajectory-return) for statistics and pictures.
-    public func scoreBatch(_ rows: StepRows) throws(RewardFlowError) -> ScoredBatch {
+    /// merging included, or built now if the operator needed none) for statistics and pictures.
+    package func scoreBatch(_ rows: StepRows) throws(RewardFlowError) -> ScoredBatch {
         var explain = SolveExplanation()
-        let (scored, index, built) = try scoreKeepingGraph(rows, explain: &explain)
-        let graph = built ?? stateGraph(rows, index: index, explain: &explain)
-        return ScoredBatch(rows: rows, index: index, graph: graph, scored: scored, options: options)
+        let (scored, scoredBatch) = try scoreKeepingBatch(rows, explain: &explain)
+        var batch = scoredBatch
+        let graph = batch.stateGraph(explain: &explain)
+        return ScoredBatch(rows: rows, index: batch.index, graph: graph, scored: scored, options: options)
     }
 
     /// The statistics of `rows` scored with this scorer's options (`rewardflow stats`).
-    public func statistics(_ rows: StepRows) throws(RewardFlowError) -> BatchStatistics {
+    package func statistics(_ rows: StepRows) throws(RewardFlowError) -> BatchStatistics {
         try scoreBatch(rows).statistics()
     }
 }

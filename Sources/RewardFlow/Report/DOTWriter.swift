@@ -6,14 +6,14 @@
 /// ringed twice in red; start states are boxes; edge width = `1 + 2·log2(w)`; edge colour = credit
 /// (red negative, blue positive, scaled by the group's largest `|credit|`); edge label = action
 /// (shortened). With a highlighted trajectory, everything off its path is grey.
-public enum DOTWriter {
+package enum DOTWriter {
     /// Characters of a state shown in a node label.
-    public static let labelLimit = 24
+    package static let labelLimit = 24
     /// Characters of an action shown in an edge label.
-    public static let actionLimit = 18
+    package static let actionLimit = 18
 
     /// The DOT text of `picture`.
-    public static func render(_ picture: GroupPicture) -> String {
+    package static func render(_ picture: GroupPicture) -> String {
         let (lo, hi) = picture.valueRange
         let span = hi > lo ? hi - lo : 1
         let scale = picture.creditScale
@@ -64,7 +64,7 @@ public enum DOTWriter {
     /// A DOT double-quoted string: `\` and `"` escaped, newlines as `\n` (centred lines), `&`
     /// as `&amp;` (Graphviz reads entities in labels), other control characters as spaces.
     /// Non-ASCII text stays UTF-8 (`charset="UTF-8"`).
-    public static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -99,10 +99,10 @@ public enum DOTWriter {
 }
 
 /// HTML text escaping (`& < > " '`).
-public enum HTML {
+package enum HTML {
     /// `text` with `& < > " '` replaced by entities; control characters other than tab and
     /// newline become spaces.
-    public static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {

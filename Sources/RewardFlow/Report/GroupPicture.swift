@@ -5,54 +5,54 @@
 /// operator); an edge `u→v` is "taken" by the rows `j` of a trajectory with `s_j` on `u` and
 /// `s_{j+1}` on `v`; its colour value is the mean step advantage of those rows that are active
 /// (the mean step reward when the batch has no advantages).
-public struct GroupPicture: Sendable {
+package struct GroupPicture: Sendable {
     /// A node of the picture (ids are local: `0..<nodes.count`).
-    public struct Node: Sendable, Equatable {
+    package struct Node: Sendable, Equatable {
         /// The state text (or `key 0x…` for keyed states).
-        public var state: String
+        package var state: String
         /// `V(s)`.
-        public var value: Double
+        package var value: Double
         /// `r(s)`.
-        public var reward: Double
+        package var reward: Double
         /// `r(s) > 0`.
-        public var isGoal: Bool
+        package var isGoal: Bool
         /// A trajectory of the group starts here.
-        public var isStart: Bool
+        package var isStart: Bool
         /// On the highlighted trajectory (all true when none is highlighted).
-        public var onPath: Bool
+        package var onPath: Bool
     }
 
     /// An edge of the picture.
-    public struct Edge: Sendable, Equatable {
+    package struct Edge: Sendable, Equatable {
         /// Local source node.
-        public var source: Int
+        package var source: Int
         /// Local target node.
-        public var target: Int
+        package var target: Int
         /// `w(u→v)`: trajectories that contain it.
-        public var weight: Double
+        package var weight: Double
         /// The most frequent action of the rows that took it (ties: first seen); "" when none did.
-        public var action: String
+        package var action: String
         /// Mean step advantage (or step reward) of the rows that took it; nil when none did.
-        public var credit: Double?
+        package var credit: Double?
         /// On the highlighted trajectory (all true when none is highlighted).
-        public var onPath: Bool
+        package var onPath: Bool
     }
 
     /// The group's name.
-    public var group: String
+    package var group: String
     /// The highlighted trajectory, if any.
-    public var trajectory: String?
+    package var trajectory: String?
     /// Nodes in graph order (first mention).
-    public var nodes: [Node]
+    package var nodes: [Node]
     /// Edges, by source then target.
-    public var edges: [Edge]
+    package var edges: [Edge]
     /// Whether `credit` holds step advantages (true) or step rewards (false).
-    public var creditIsAdvantage: Bool
+    package var creditIsAdvantage: Bool
     /// The scoring summary, for captions.
-    public var scoring: String
+    package var scoring: String
 
     /// The picture of the group named `group`, highlighting trajectory `trajectory` if given.
-    public init(_ batch: ScoredBatch, group: String, trajectory: String? = nil) throws(RewardFlowError) {
+    package init(_ batch: ScoredBatch, group: String, trajectory: String? = nil) throws(RewardFlowError) {
         guard let g = (0..<batch.index.groupCount).first(where: { batch.rows.groupNames.string(of: Int32($0)) == group }) else {
             throw .invalidParameter(name: "group", message: "no group named '\(group)' in the batch (\(batch.index.groupCount) groups)")
         }
@@ -60,7 +60,7 @@ public struct GroupPicture: Sendable {
     }
 
     /// The picture of group number `g` (input order).
-    public init(_ batch: ScoredBatch, groupIndex g: Int, trajectory: String? = nil) throws(RewardFlowError) {
+    package init(_ batch: ScoredBatch, groupIndex g: Int, trajectory: String? = nil) throws(RewardFlowError) {
         let (rows, index, graph) = (batch.rows, batch.index, batch.graph)
         let trajectories = index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1]
         func name(_ t: Int) -> String {
@@ -149,13 +149,13 @@ public struct GroupPicture: Sendable {
     }
 
     /// The smallest and largest node value (0…1 for an empty picture).
-    public var valueRange: (Double, Double) {
+    package var valueRange: (Double, Double) {
         guard let lo = nodes.map(\.value).min(), let hi = nodes.map(\.value).max() else { return (0, 1) }
         return (lo, hi)
     }
 
     /// The largest `|credit|` over edges (at least the smallest positive double).
-    public var creditScale: Double {
+    package var creditScale: Double {
         max(edges.compactMap { $0.credit.map(abs) }.max() ?? 0, .leastNonzeroMagnitude)
     }
 }

@@ -5,34 +5,34 @@
 /// advantage, an optional A/B panel (the same rows' advantages under a second operator), the
 /// table of groups (each rendered group links to `#graph-K`), and at most `maxGraphs` group
 /// graphs (the first groups in input order; the page says which).
-public struct HTMLReport: Sendable {
+package struct HTMLReport: Sendable {
     /// Advantages (or step rewards) of the same rows under another operator.
-    public struct Comparison: Sendable {
+    package struct Comparison: Sendable {
         /// The other scoring's summary.
-        public var scoring: String
+        package var scoring: String
         /// Its per-row credit, aligned with the rows.
-        public var credit: [Double]
+        package var credit: [Double]
 
         /// A comparison column named by `scoring`.
-        public init(scoring: String, credit: [Double]) {
+        package init(scoring: String, credit: [Double]) {
             self.scoring = scoring
             self.credit = credit
         }
     }
 
     /// The batch.
-    public var batch: ScoredBatch
+    package var batch: ScoredBatch
     /// Its statistics.
-    public var statistics: BatchStatistics
+    package var statistics: BatchStatistics
     /// The A/B comparison, if any.
-    public var comparison: Comparison?
+    package var comparison: Comparison?
     /// How many group graphs are drawn.
-    public var maxGraphs: Int = 12
+    package var maxGraphs: Int = 12
     /// How many rows the group table lists.
-    public var maxTableRows: Int = 10_000
+    package var maxTableRows: Int = 10_000
 
     /// A report of `batch`.
-    public init(batch: ScoredBatch, statistics: BatchStatistics? = nil, comparison: Comparison? = nil) {
+    package init(batch: ScoredBatch, statistics: BatchStatistics? = nil, comparison: Comparison? = nil) {
         self.batch = batch
         self.statistics = statistics ?? batch.statistics()
         self.comparison = comparison
@@ -40,10 +40,10 @@ public struct HTMLReport: Sendable {
 
     /// The per-row credit compared and plotted: the combined advantage, or the step reward when
     /// the batch has no advantages.
-    public static func credit(_ scored: ScoredRows) -> [Double] { scored.advantages?.combined ?? scored.rewards.stepReward }
+    package static func credit(_ scored: ScoredRows) -> [Double] { scored.advantages?.combined ?? scored.rewards.stepReward }
 
     /// The HTML text.
-    public func render() throws(RewardFlowError) -> String {
+    package func render() throws(RewardFlowError) -> String {
         let s = statistics, t = s.total
         let rows = batch.rows
         var h = """

@@ -16,7 +16,7 @@
 /// ```
 extension BatchStatistics {
     /// The JSON text (schema above), one line per group, ending in a newline.
-    public var json: String {
+    package var json: String {
         var out = "{\"schema\": \"rewardflow.stats/1\", \"scoring\": \(Self.string(scoring)),\n\"batch\": \(Self.counts(total, name: false)),\n\"step_group_sizes\": ["
         out += stepGroupSizes.map { "{\"size\": \($0.size), \"step_groups\": \($0.stepGroups), \"share\": \(Self.number($0.share))}" }
             .joined(separator: ", ")
@@ -78,7 +78,7 @@ extension BatchStatistics {
 
     /// A terminal table: the batch summary, the step-group size table, then one line per group
     /// (at most `maxGroups`; the rest are counted).
-    public func table(maxGroups: Int = 50) -> String {
+    package func table(maxGroups: Int = 50) -> String {
         let t = total
         func pct(_ x: Double) -> String { Palette.number(100 * x) + "%" }
         var out = "scoring: \(scoring)\n"

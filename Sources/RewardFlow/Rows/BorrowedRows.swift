@@ -8,6 +8,7 @@ import Glibc
 /// and non-decreasing, lengths non-negative, no NULL pointer under a non-empty string); this
 /// type trusts that and only ever reads `bytes(at:)` for `0 ..< count`.
 package struct BorrowedStrings: @unchecked Sendable {
+    /// Where the strings lie.
     package enum Layout {
         /// String `i` is `base[offsets[i] ..< offsets[i + 1]]`.
         case offsets(base: UnsafeRawPointer?, offsets: UnsafePointer<Int64>)
@@ -15,8 +16,10 @@ package struct BorrowedStrings: @unchecked Sendable {
         case views(UnsafeRawPointer)
     }
 
+    /// The layout of this column.
     package let layout: Layout
 
+    /// A column of `layout` (checked by the caller).
     package init(_ layout: Layout) { self.layout = layout }
 
     /// The total length of strings `0 ..< count`.
@@ -52,17 +55,28 @@ package struct BorrowedStrings: @unchecked Sendable {
 /// exactly one of them; `action == nil` means every action is `""`, `active == nil` every row
 /// active, `noop == nil` no noop.
 package struct BorrowedRows: @unchecked Sendable {
+    /// Number of rows.
     package var count: Int
+    /// Group names.
     package var group: BorrowedStrings
+    /// Trajectory names.
     package var trajectory: BorrowedStrings
+    /// Step numbers.
     package var step: UnsafePointer<Int64>
+    /// State texts (nil when states are keys).
     package var state: BorrowedStrings?
+    /// State keys (nil when states are texts).
     package var stateKey: UnsafePointer<UInt64>?
+    /// Action labels (nil: every action is "").
     package var action: BorrowedStrings?
+    /// Environment rewards.
     package var reward: UnsafePointer<Double>
+    /// Nonzero = active (nil: every row active).
     package var active: UnsafePointer<UInt8>?
+    /// Nonzero = noop transition (nil: none).
     package var noop: UnsafePointer<UInt8>?
 
+    /// Columns as given (the C API has checked them).
     package init(
         count: Int, group: BorrowedStrings, trajectory: BorrowedStrings, step: UnsafePointer<Int64>,
         state: BorrowedStrings?, stateKey: UnsafePointer<UInt64>?, action: BorrowedStrings?,

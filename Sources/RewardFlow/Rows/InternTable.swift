@@ -8,7 +8,7 @@ import Glibc
 /// Large tables also keep a small direct-mapped cache of recently interned hashes: rows repeat
 /// the states of their own group, so most lookups are answered from memory that is still in
 /// cache, and only a string's first occurrence probes the large table.
-public struct InternTable: Sendable {
+package struct InternTable: Sendable {
     private var bytes: [UInt8] = []
     private var offsets: [Int] = [0]
     private var hashes: [UInt64] = []
@@ -24,7 +24,7 @@ public struct InternTable: Sendable {
     static let recentCount = 4096
 
     /// Creates an empty table sized for about `capacity` distinct strings.
-    public init(capacity: Int = 16) {
+    package init(capacity: Int = 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         slots = Array(repeating: 0, count: size)
@@ -32,20 +32,20 @@ public struct InternTable: Sendable {
     }
 
     /// The number of distinct strings.
-    public var count: Int { offsets.count - 1 }
+    package var count: Int { offsets.count - 1 }
 
     /// The bytes of string `id`.
-    public func bytes(of id: Int32) -> ArraySlice<UInt8> {
+    package func bytes(of id: Int32) -> ArraySlice<UInt8> {
         bytes[offsets[Int(id)]..<offsets[Int(id) + 1]]
     }
 
     /// The string `id` decoded as UTF-8 (interned strings are validated UTF-8).
-    public func string(of id: Int32) -> String {
+    package func string(of id: Int32) -> String {
         String(decoding: bytes(of: id), as: UTF8.self)
     }
 
     /// Returns the id of `string`, adding it when new.
-    public mutating func intern(_ string: String) -> Int32 {
+    package mutating func intern(_ string: String) -> Int32 {
         var s = string
         return s.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
     }
@@ -68,7 +68,7 @@ public struct InternTable: Sendable {
     }
 
     /// Returns the id of the bytes in `key`, adding them when new.
-    public mutating func intern(_ key: UnsafeRawBufferPointer) -> Int32 {
+    package mutating func intern(_ key: UnsafeRawBufferPointer) -> Int32 {
         intern(key, hash: InternTable.hash(key))
     }
 
@@ -209,13 +209,13 @@ public struct InternTable: Sendable {
 }
 
 /// Interns 64-bit keys to dense `Int32` ids in order of first insertion.
-public struct KeyInternTable: Sendable {
+package struct KeyInternTable: Sendable {
     private var keys: [UInt64] = []
     private var slots: [Int32]
     private var mask: Int
 
     /// Creates an empty table sized for about `capacity` distinct keys.
-    public init(capacity: Int = 16) {
+    package init(capacity: Int = 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         slots = Array(repeating: -1, count: size)
@@ -223,10 +223,10 @@ public struct KeyInternTable: Sendable {
     }
 
     /// The number of distinct keys.
-    public var count: Int { keys.count }
+    package var count: Int { keys.count }
 
     /// The key with id `id`.
-    public func key(of id: Int32) -> UInt64 { keys[Int(id)] }
+    package func key(of id: Int32) -> UInt64 { keys[Int(id)] }
 
     /// Removes every key, keeping the storage.
     mutating func removeAll(keepingCapacity: Bool) {
@@ -240,7 +240,7 @@ public struct KeyInternTable: Sendable {
     }
 
     /// Returns the id of `key`, adding it when new.
-    public mutating func intern(_ key: UInt64) -> Int32 {
+    package mutating func intern(_ key: UInt64) -> Int32 {
         var slot = Int(truncatingIfNeeded: InternTable.mix(key, 0x9E37_79B9_7F4A_7C15)) & mask
         while true {
             let id = slots[slot]

@@ -12,15 +12,15 @@ public enum StateIdentity: Sendable, Hashable {
 /// bytes whatever its text. Rows keep their input order; `TrajectoryIndex` orders them.
 public struct StepRows: Sendable {
     /// Group names, interned in order of first appearance (so id order is trajectory order).
-    public internal(set) var groupNames = InternTable()
+    package internal(set) var groupNames = InternTable()
     /// Trajectory names (shared table; a trajectory is identified by its group and its name).
-    public internal(set) var trajectoryNames = InternTable()
+    package internal(set) var trajectoryNames = InternTable()
     /// State texts (for `.text` identity).
-    public internal(set) var stateTexts = InternTable()
+    package internal(set) var stateTexts = InternTable()
     /// State keys (for `.key` identity).
-    public internal(set) var stateKeys = KeyInternTable()
+    package internal(set) var stateKeys = KeyInternTable()
     /// Action labels.
-    public internal(set) var actionNames = InternTable()
+    package internal(set) var actionNames = InternTable()
 
     /// Per row: group id (index into `groupNames`).
     public private(set) var group: [Int32] = []
@@ -108,19 +108,24 @@ public struct StepRows: Sendable {
         identity = kind
     }
 
-    mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(bytes) }
-    mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(bytes) }
+    /// The id of group name `bytes` (interned on first sight).
+    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(bytes) }
+    /// The id of trajectory name `bytes`.
+    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(bytes) }
     /// Interns a group name, checking first whether it is string `hint` (the previous row's).
-    mutating func internGroup(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
+    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
         hint >= 0 && groupNames.holds(hint, bytes) ? hint : groupNames.intern(bytes)
     }
     /// Interns a trajectory name, checking first whether it is string `hint`.
-    mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
+    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
         hint >= 0 && trajectoryNames.holds(hint, bytes) ? hint : trajectoryNames.intern(bytes)
     }
-    mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(bytes) }
-    mutating func internStateKey(_ key: UInt64) -> Int32 { stateKeys.intern(key) }
-    mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
+    /// The id of state text `bytes`.
+    package mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(bytes) }
+    /// The id of state key `key`.
+    package mutating func internStateKey(_ key: UInt64) -> Int32 { stateKeys.intern(key) }
+    /// The id of action label `bytes`.
+    package mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
 
     /// Reserves room for the rows of a JSONL input of `bytes` bytes (rows ≤ bytes / 64, state
     /// text ≤ bytes / 4 before doubling takes over).
@@ -194,10 +199,10 @@ public struct StepRows: Sendable {
     }
 
     /// Sets how states are named (synthesised batches, which fix it up front).
-    mutating func fixIdentity(_ kind: StateIdentity) { identity = kind }
+    package mutating func fixIdentity(_ kind: StateIdentity) { identity = kind }
 
     /// Appends a row whose fields are known to be valid (the synthesizer's rows).
-    mutating func appendTrusted(
+    package mutating func appendTrusted(
         group g: Int32, trajectory t: Int32, step s: Int32, state st: Int32, action a: Int32,
         reward r: Double, active act: Bool, noop n: Bool
     ) {

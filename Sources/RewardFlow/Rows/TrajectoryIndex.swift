@@ -3,24 +3,24 @@
 ///
 /// Building it validates what needs the whole batch: steps `0..<L` with no gap or duplicate,
 /// and no row active again after an inactive one. Built by counting sort, O(rows).
-public struct TrajectoryIndex: Sendable {
+package struct TrajectoryIndex: Sendable {
     /// Number of groups.
-    public let groupCount: Int
+    package let groupCount: Int
     /// Trajectories of group `g` are `groupTrajectoryStart[g]..<groupTrajectoryStart[g+1]`.
-    public let groupTrajectoryStart: [Int]
+    package let groupTrajectoryStart: [Int]
     /// Rows of trajectory `t` (in this index's order) are
     /// `orderedRows[trajectoryRowStart[t]..<trajectoryRowStart[t+1]]`, by step.
-    public let trajectoryRowStart: [Int]
+    package let trajectoryRowStart: [Int]
     /// Row indices, group-major, then trajectory, then step.
-    public let orderedRows: [Int32]
+    package let orderedRows: [Int32]
     /// Per trajectory: the number of leading active rows (`m` of SPEC §4; `L` when all are active).
-    public let activePrefix: [Int32]
+    package let activePrefix: [Int32]
 
     /// The number of trajectories.
-    public var trajectoryCount: Int { trajectoryRowStart.count - 1 }
+    package var trajectoryCount: Int { trajectoryRowStart.count - 1 }
 
     /// Orders and validates `rows`.
-    public init(_ rows: StepRows) throws(RewardFlowError) {
+    package init(_ rows: StepRows) throws(RewardFlowError) {
         let n = rows.count
         guard n > 0 else {
             throw .invalidInput(location: .input, field: "rows", message: "empty input: there are no step rows")
@@ -114,7 +114,7 @@ public struct TrajectoryIndex: Sendable {
     }
 
     /// The group of ordered trajectory `t`.
-    public func group(ofTrajectory t: Int) -> Int {
+    package func group(ofTrajectory t: Int) -> Int {
         var lo = 0, hi = groupCount
         while hi - lo > 1 {
             let mid = (lo + hi) / 2

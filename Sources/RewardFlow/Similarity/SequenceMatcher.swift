@@ -5,9 +5,9 @@
 /// more than `1 + len(b)/100` times ("popular") have no positions, so they never seed a match.
 /// Elements are numbered densely per text (`slot`); `fullCount` keeps every element's count in
 /// `b` (popular ones included) for `quick_ratio`.
-public struct SimilarityText: Sendable {
+package struct SimilarityText: Sendable {
     /// The Unicode scalars (code points) of the text, in order.
-    public let scalars: [UInt32]
+    package let scalars: [UInt32]
     /// Slot of each ASCII scalar present in the text (-1: absent).
     let asciiSlot: [Int32]
     /// Non-ASCII scalars present in the text, ascending, and their slots.
@@ -25,20 +25,20 @@ public struct SimilarityText: Sendable {
     let positions: [Int32]
 
     /// The number of scalars (`len()` of the Python string).
-    @inline(__always) public var count: Int { scalars.count }
+    @inline(__always) package var count: Int { scalars.count }
 
     /// Prepares `text`.
-    public init(_ text: String) {
+    package init(_ text: String) {
         self.init(scalars: text.unicodeScalars.map { $0.value })
     }
 
     /// Prepares valid UTF-8 `bytes`.
-    public init(utf8 bytes: UnsafeRawBufferPointer) {
+    package init(utf8 bytes: UnsafeRawBufferPointer) {
         self.init(scalars: SimilarityText.decode(bytes))
     }
 
     /// Prepares a sequence of code points.
-    public init(scalars: [UInt32]) {
+    package init(scalars: [UInt32]) {
         self.scalars = scalars
         var ascii = [Int32](repeating: -1, count: 128)
         var others: [(UInt32, Int32)] = []
@@ -138,43 +138,43 @@ enum UTF8Scalars {
 /// then in `b`; seeded by non-popular elements, extended over any equal elements), recursively
 /// left and right of it. `quickRatio` (multiset intersection) and `realQuickRatio`
 /// (`min(la, lb)`) are difflib's upper bounds. Holds reusable scratch: one per thread.
-public struct SequenceMatcher: Sendable {
+package struct SequenceMatcher: Sendable {
     var core = MatchCore()
     private var aSlot: [Int32] = []
     private var avail: [Int32] = []
 
     /// A matcher with empty scratch.
-    public init() {}
+    package init() {}
 
     /// `SequenceMatcher(None, a, b).ratio()` of two strings (prepares both; for repeated use
     /// prepare `SimilarityText`s once).
-    public static func ratio(_ a: String, _ b: String) -> Double {
+    package static func ratio(_ a: String, _ b: String) -> Double {
         var m = SequenceMatcher()
         return m.ratio(SimilarityText(a), SimilarityText(b))
     }
 
     /// `_calculate_ratio(matches, length)`: `2.0*matches/length`, or 1 when `length` is 0.
-    @inline(__always) public static func calculateRatio(_ matches: Int, _ length: Int) -> Double {
+    @inline(__always) package static func calculateRatio(_ matches: Int, _ length: Int) -> Double {
         length == 0 ? 1.0 : 2.0 * Double(matches) / Double(length)
     }
 
     /// `real_quick_ratio()`: `2·min(la, lb)/(la + lb)`, an upper bound of `ratio`.
-    public static func realQuickRatio(_ a: SimilarityText, _ b: SimilarityText) -> Double {
+    package static func realQuickRatio(_ a: SimilarityText, _ b: SimilarityText) -> Double {
         calculateRatio(min(a.count, b.count), a.count + b.count)
     }
 
     /// `quick_ratio()`: `2·|a ∩ b|/(la + lb)` over multisets, an upper bound of `ratio`.
-    public mutating func quickRatio(_ a: SimilarityText, _ b: SimilarityText) -> Double {
+    package mutating func quickRatio(_ a: SimilarityText, _ b: SimilarityText) -> Double {
         Self.calculateRatio(quickMatches(a, b), a.count + b.count)
     }
 
     /// `ratio()`.
-    public mutating func ratio(_ a: SimilarityText, _ b: SimilarityText) -> Double {
+    package mutating func ratio(_ a: SimilarityText, _ b: SimilarityText) -> Double {
         Self.calculateRatio(matches(a, b, atLeast: 0), a.count + b.count)
     }
 
     /// The multiset intersection size `|a ∩ b|` (the `M` of `quick_ratio`).
-    public mutating func quickMatches(_ a: SimilarityText, _ b: SimilarityText) -> Int {
+    package mutating func quickMatches(_ a: SimilarityText, _ b: SimilarityText) -> Int {
         avail.removeAll(keepingCapacity: true)
         avail.append(contentsOf: b.fullCount)
         var m = 0
@@ -192,7 +192,7 @@ public struct SequenceMatcher: Sendable {
     /// stops as soon as the outcome of `M >= atLeast` is known (the sizes found so far reach it,
     /// or cannot reach it with every pending sub-problem matched in full): the result is then
     /// `>= atLeast` exactly when `M` is, but only exact for `atLeast = 0`.
-    public mutating func matches(_ a: SimilarityText, _ b: SimilarityText, atLeast needed: Int) -> Int {
+    package mutating func matches(_ a: SimilarityText, _ b: SimilarityText, atLeast needed: Int) -> Int {
         aSlot.removeAll(keepingCapacity: true)
         for c in a.scalars { aSlot.append(b.slot(of: c)) }
         return aSlot.withUnsafeBufferPointer { aKey in

@@ -4,11 +4,11 @@ import Glibc
 ///
 /// Every stream is a pure function of its seed words, so synthetic batches are reproducible
 /// on any machine and independent of the thread count that generates them.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
+package struct SeededRandom: RandomNumberGenerator, Sendable {
     private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
     /// A generator whose stream is determined by `seeds` (mixed in order).
-    public init(_ seeds: UInt64...) {
+    package init(_ seeds: UInt64...) {
         var x: UInt64 = 0x6A09_E667_F3BC_C908
         for seed in seeds { x = SeededRandom.splitMix(x ^ seed) }
         var state = x
@@ -21,7 +21,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// SplitMix64's finaliser: a bijective 64-bit mix.
-    public static func splitMix(_ value: UInt64) -> UInt64 {
+    package static func splitMix(_ value: UInt64) -> UInt64 {
         var z = value &+ 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
@@ -29,7 +29,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
         s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
@@ -39,12 +39,12 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// A uniform double in [0, 1) with 53 random bits.
-    public mutating func unit() -> Double {
+    package mutating func unit() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }
 
     /// A uniform integer in `0..<bound` (`bound > 0`), by Lemire's multiply-shift (with rejection).
-    public mutating func below(_ bound: Int) -> Int {
+    package mutating func below(_ bound: Int) -> Int {
         precondition(bound > 0)
         let b = UInt64(bound)
         var m = next().multipliedFullWidth(by: b)
@@ -56,7 +56,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// A standard normal deviate (Box–Muller; one of the pair is discarded for simplicity).
-    public mutating func normal() -> Double {
+    package mutating func normal() -> Double {
         var u = unit()
         while u == 0 { u = unit() }
         let v = unit()

@@ -1,3 +1,4 @@
+import RewardFlow
 import Glibc
 
 // MARK: - The hidden environment of one group

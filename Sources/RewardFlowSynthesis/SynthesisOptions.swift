@@ -1,3 +1,4 @@
+import RewardFlow
 import Glibc
 import SystemPackage
 

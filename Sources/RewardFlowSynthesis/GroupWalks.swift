@@ -1,3 +1,4 @@
+import RewardFlow
 import Glibc
 
 /// The walks of one group, compactly: latent ids, rendered into text only when written.
