@@ -24,6 +24,27 @@ protocol BlockSystem: Sendable {
     func forEachEntry(ofRow u: Int, _ body: (Int, Double) -> Void)
 }
 
+/// Row `j` of `I − c·M`, `M` in CSR with ascending columns (`rowStart`, `column`, `value`):
+/// `body(column, entry)` in ascending column order, `−c·M(j, i)` off the diagonal and
+/// `1 − c·M(j, j)` on it, in its sorted place whether or not `M(j, j)` is stored. The rows of
+/// both linear operators' matrices (`DiscountedSystem`, `DiffusionSystem`).
+@inline(__always)
+func forEachEntryOfIdentityMinus(
+    _ c: Double, _ rowStart: [Int], _ column: [Int32], _ value: [Double], row j: Int, _ body: (Int, Double) -> Void
+) {
+    let entries = rowStart[j]..<rowStart[j + 1]
+    var diagonal = 1.0
+    for e in entries where Int(column[e]) == j { diagonal -= c * value[e] }
+    var placed = false
+    for e in entries {
+        let i = Int(column[e])
+        if i == j { continue }
+        if i > j && !placed { body(j, diagonal); placed = true }
+        body(i, -c * value[e])
+    }
+    if !placed { body(j, diagonal) }
+}
+
 /// The generic block-solver driver of the linear operators (`Discounted`, `Diffusion`).
 enum BlockSolver {
     /// Solves each group of `groups` on its dense `n × n` block (`dgesv` or `dposv`, groups in

@@ -85,17 +85,7 @@ struct DiffusionSystem: BlockSystem {
     /// Row `j`: `1 − α·S(j, j)` on the diagonal (in its sorted place), `−α·S(j, i)` elsewhere.
     @inline(__always)
     func forEachEntry(ofRow j: Int, _ body: (Int, Double) -> Void) {
-        let entries = s.rowStart[j]..<s.rowStart[j + 1]
-        var diagonal = 1.0
-        for e in entries where Int(s.column[e]) == j { diagonal -= alpha * s.value[e] }
-        var placed = false
-        for e in entries {
-            let i = Int(s.column[e])
-            if i == j { continue }
-            if i > j && !placed { body(j, diagonal); placed = true }
-            body(i, -alpha * s.value[e])
-        }
-        if !placed { body(j, diagonal) }
+        forEachEntryOfIdentityMinus(alpha, s.rowStart, s.column, s.value, row: j, body)
     }
 }
 

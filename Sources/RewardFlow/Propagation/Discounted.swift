@@ -195,17 +195,7 @@ struct DiscountedSystem: BlockSystem {
     /// Row `u`: `1 − γ·P(u, u)` on the diagonal (in its sorted place), `−γ·P(u, t)` elsewhere.
     @inline(__always)
     func forEachEntry(ofRow u: Int, _ body: (Int, Double) -> Void) {
-        let edges = graph.edgeStart[u]..<graph.edgeStart[u + 1]
-        var diagonal = 1.0
-        for e in edges where Int(graph.edgeTarget[e]) == u { diagonal -= gamma * p[e] }
-        var placed = false
-        for e in edges {
-            let t = Int(graph.edgeTarget[e])
-            if t == u { continue }
-            if t > u && !placed { body(u, diagonal); placed = true }
-            body(t, -gamma * p[e])
-        }
-        if !placed { body(u, diagonal) }
+        forEachEntryOfIdentityMinus(gamma, graph.edgeStart, graph.edgeTarget, p, row: u, body)
     }
 }
 
