@@ -119,11 +119,8 @@ public struct Scorer: Sendable {
         }
         for (name, column) in columns {
             // Exponent field all ones ⇔ ±inf or NaN; integer ops, so the scan vectorises.
-            let nonFinite = column.withUnsafeBufferPointer { p -> UInt64 in
-                var found: UInt64 = 0
-                for x in p { found |= (((x.bitPattern >> 52) & 0x7FF) &+ 1) >> 11 }
-                return found
-            }
+            var nonFinite: UInt64 = 0
+            for x in column { nonFinite |= (((x.bitPattern >> 52) & 0x7FF) &+ 1) >> 11 }
             guard nonFinite != 0, let r = column.firstIndex(where: { !$0.isFinite }) else { continue }
             throw .numerical(message: "\(rows.location(ofRow: r)): \(name): the result overflows a double (\(column[r])); rewards this large cannot be scored, rescale them")
         }
