@@ -9,13 +9,15 @@ restated here: every string column encoded to UTF-8, joined, offsets by cumsum, 
 Batches come from `rewardflow synth` (seeded): the 1M-row batch (3800 groups x 8 rollouts x 50
 steps) as NumPy object arrays of str (float32 rewards, bool active, as a trainer holds them) and
 as pyarrow arrays, and the paper batch (16 x 8 x 50). Reports medians of alternating runs and
-checks that both paths give the same bytes.
+checks that both paths give the same bytes. Beside each native median: the call's minor page
+faults and system time (getrusage around each timed run, medians per call).
 
     .venv/bin/python scripts/bench_python.py --bin .build/release/rewardflow --repeat 7
 """
 import argparse
 import ctypes
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -141,16 +143,21 @@ def main():
         ("paper batch, NumPy object arrays", paper, args.repeat, 200),
     ]
     for label, columns, repeat, inner in cases:
-        native_times, ctypes_times = [], []
+        native_times, ctypes_times, faults, system = [], [], [], []
         for _ in range(repeat):
+            before = resource.getrusage(resource.RUSAGE_SELF)
             t, native = timed(lambda: [rf.score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
+            after = resource.getrusage(resource.RUSAGE_SELF)
             native_times.append(t[0] / inner)
+            faults.append((after.ru_minflt - before.ru_minflt) / inner)
+            system.append((after.ru_stime - before.ru_stime) / inner)
             if columns is not arrow:
                 t, old = timed(lambda: [ctypes_score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
                 ctypes_times.append(t[0] / inner)
                 assert all(np.array_equal(native[k], old[k]) for k in native), "the two paths disagree"
         native_median = statistics.median(native_times)
-        line = f"{label:36s} native {native_median * 1e3:9.3f} ms (min {min(native_times) * 1e3:.3f})"
+        line = f"{label:36s} native {native_median * 1e3:9.3f} ms (min {min(native_times) * 1e3:.3f};"
+        line += f" {statistics.median(faults):,.0f} minor faults, {statistics.median(system) * 1e3:.1f} ms system per call)"
         if ctypes_times:
             ctypes_median = statistics.median(ctypes_times)
             line += f"   ctypes {ctypes_median * 1e3:9.3f} ms   ratio {ctypes_median / native_median:5.1f}x"
