@@ -703,6 +703,19 @@ static Py_ssize_t sequence_size(PyObject *sequence) {
     return -1;
 }
 
+/* Prefetches the objects held by list or tuple `sequence` (NULL or anything else: nothing).
+ * The trainer passes walk thousands of dicts made long before (or just now by the env's
+ * state_preprocess) that no longer sit in the core's cache: asking for the next sequence's
+ * dicts while this one is read overlaps their memory latency. A hint only: prefetching never
+ * faults and changes no result. */
+static void prefetch_items(PyObject *sequence) {
+    Py_ssize_t size = sequence ? sequence_size(sequence) : -1;
+    for (Py_ssize_t j = 0; j < size; j++) {
+        PyObject *item = sequence_item(sequence, j);
+        if (item) __builtin_prefetch(item);
+    }
+}
+
 /* `mapping[key]` as a new reference, or NULL: with no exception set when the key is missing
  * from a dict, else with the exception of the lookup. */
 static PyObject *lookup(PyObject *mapping, PyObject *key) {
@@ -819,9 +832,11 @@ static PyObject *gather_states(PyObject *module, PyObject *args) {
     double *rewards = (double *)PyBytes_AsString(buffer);
     int numbers = 1, all_text = 1;
     Py_ssize_t row = 0;
+    if (count > 0) prefetch_items(sequence_item(sequences, 0));
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *sequence = sequence_item(sequences, i);
         Py_ssize_t length = sequence_size(sequence);
+        if (i + 1 < count) prefetch_items(sequence_item(sequences, i + 1));
         PyObject *size = PyLong_FromSsize_t(length);
         if (!size) goto done;
         PyList_SetItem(lengths, i, size);
@@ -967,7 +982,9 @@ static PyObject *write_step_rewards(PyObject *module, PyObject *args) {
     PyObject *exact = PyList_New(0);
     for (int k = 0; k < 5; k++) if (!names[k]) Py_CLEAR(exact);
     const int64_t *start = starts.buf, *length = lengths.buf;
+    if (count > 0) prefetch_items(sequence_item(trajectories, 0));
     for (Py_ssize_t i = 0; exact && i < count; i++) {
+        if (i + 1 < count) prefetch_items(sequence_item(trajectories, i + 1));
         /* Entries beyond the states list would be out of bounds: such a trajectory is exact. */
         int written = 0;
         if (start[i] >= 0 && length[i] >= 0 && start[i] + length[i] <= rows)
