@@ -36,8 +36,7 @@ struct GroupWalks: Sendable {
     }
 
     func append(to batch: inout StepRows, identity: StateIdentity) {
-        var name = groupName
-        let g = name.withUTF8 { batch.internGroup(UnsafeRawBufferPointer($0)) }
+        let g = batch.internGroup(groupName)
         var textIDs: [Int32: Int32] = [:]
         var actionIDs: [Int32: Int32] = [:]
         var trajectory: Int32 = -1
@@ -45,27 +44,24 @@ struct GroupWalks: Sendable {
         for row in rows {
             if row.rollout != currentRollout {
                 currentRollout = row.rollout
-                var t = trajectoryName(row.rollout)
-                trajectory = t.withUTF8 { batch.internTrajectory(UnsafeRawBufferPointer($0)) }
+                trajectory = batch.internTrajectory(trajectoryName(row.rollout))
             }
             let state: Int32
             if identity == .key {
                 state = batch.internStateKey(stateKey(row.observation))
-            } else if var perturbed = perturbedText(row) {
-                state = perturbed.withUTF8 { batch.internState(UnsafeRawBufferPointer($0)) }
+            } else if let perturbed = perturbedText(row) {
+                state = batch.internState(perturbed)
             } else if let id = textIDs[row.observation] {
                 state = id
             } else {
-                var text = world.observation(Int(row.observation))
-                state = text.withUTF8 { batch.internState(UnsafeRawBufferPointer($0)) }
+                state = batch.internState(world.observation(Int(row.observation)))
                 textIDs[row.observation] = state
             }
             let action: Int32
             if let id = actionIDs[row.action] {
                 action = id
             } else {
-                var label = world.actionLabel(row.action)
-                action = label.withUTF8 { batch.internAction(UnsafeRawBufferPointer($0)) }
+                action = batch.internAction(world.actionLabel(row.action))
                 actionIDs[row.action] = action
             }
             batch.appendTrusted(

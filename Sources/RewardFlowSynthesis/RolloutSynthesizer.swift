@@ -80,11 +80,8 @@ public struct RolloutSynthesizer: Sendable {
         while lo < options.groups {
             let hi = min(options.groups, lo + RolloutSynthesizer.blockSize)
             var block = [GroupWalks?](repeating: nil, count: hi - lo)
-            block.withUnsafeMutableBufferPointer { out in
-                let output = SendableBuffer(out)
-                Parallel.forEachChunk(threads: Parallel.threads(options.threads), count: hi - lo) { range in
-                    for i in range { output[i] = walkGroup(lo + i) }
-                }
+            Parallel.forEachChunk(threads: Parallel.threads(options.threads), count: hi - lo, writing: &block) { range, output in
+                for i in range { output[i] = walkGroup(lo + i) }
             }
             body(block.map { $0! })
             lo = hi
@@ -93,11 +90,8 @@ public struct RolloutSynthesizer: Sendable {
 
     func renderBlock(_ block: [GroupWalks]) -> [[UInt8]] {
         var parts = [[UInt8]](repeating: [], count: block.count)
-        parts.withUnsafeMutableBufferPointer { out in
-            let output = SendableBuffer(out)
-            Parallel.forEachChunk(threads: Parallel.threads(options.threads), count: block.count) { range in
-                for i in range { output[i] = block[i].renderJSONL(markNoop: options.markNoop) }
-            }
+        Parallel.forEachChunk(threads: Parallel.threads(options.threads), count: block.count, writing: &parts) { range, output in
+            for i in range { output[i] = block[i].renderJSONL(markNoop: options.markNoop) }
         }
         return parts
     }

@@ -61,18 +61,17 @@ final class ProgressBar {
         ProgressBar.writeStderr("\r\u{1B}[K")
     }
 
+    /// The instant `now()` counts from.
+    private static let origin = ContinuousClock.now
+
     /// Monotonic seconds.
     static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        let d = ContinuousClock.now - origin
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 
     /// Writes `text` to stderr unbuffered.
-    static func writeStderr(_ text: String) {
-        var text = text
-        text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    }
+    static func writeStderr(_ text: String) { FileIO.writeStandardError(text) }
 }
 
 extension ProgressBar {

@@ -127,15 +127,17 @@ struct SynthCommand: ParsableCommand {
         }
         let file: OutputFile?
         do { file = output == "-" || OutputFile.isDevice(output) ? nil : try OutputFile(path: output) } catch { fail(error.description, status: 1) }
-        let fd: Int32 = file?.fd ?? (output == "-" ? 1 : open(output, O_WRONLY))
-        guard fd >= 0 else { fail("\(output): \(String(cString: strerror(errno)))", status: 1) }
+        let fd: Int32
+        if let file { fd = file.fd } else if output == "-" { fd = 1 } else {
+            do { fd = try FileIO.openForWriting(output) } catch { fail(error.description, status: 1) }
+        }
         let expected = options.groups * options.rollouts * options.maxSteps
         let progress = ProgressBar(label: "synth", total: expected, unit: "rows", enabled: !quiet)
         let started = ProgressBar.now()
         do {
             let summary = try synthesizer.writeJSONL(to: fd, path: output) { progress.update($0) }
             progress.finish()
-            if let file { try file.commit() } else if fd != 1, close(fd) != 0 { fail("\(output): \(String(cString: strerror(errno)))", status: 1) }
+            if let file { try file.commit() } else if fd != 1 { try FileIO.close(descriptor: fd, path: output) }
             let seconds = ProgressBar.now() - started
             let rate = Double(summary.successes) / Double(max(1, summary.trajectories))
             let line = #"{"records": \#(summary.rows), "trajs": \#(summary.trajectories), "success": \#(summary.successes), "unique_obs": \#(summary.uniqueObservations), "seconds": \#((seconds * 1000).rounded() / 1000), "success_rate": \#((rate * 10000).rounded() / 10000), "mean_len": \#((Double(summary.rows) / Double(max(1, summary.trajectories)) * 100).rounded() / 100)}"#

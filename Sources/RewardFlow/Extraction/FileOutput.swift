@@ -69,6 +69,22 @@ package enum FileIO {
         }.get()
     }
 
+    /// `write(2)` of `text`'s UTF-8 to standard error, unbuffered; failures are ignored (a
+    /// progress line or a message has nowhere else to go).
+    package static func writeStandardError(_ text: String) {
+        try? writeAll(.standardError, Array(text.utf8), path: "stderr")
+    }
+
+    /// `open(2)` of an existing file (a device, say) for writing; its raw descriptor.
+    package static func openForWriting(_ path: String) throws(RewardFlowError) -> Int32 {
+        try open(path, .writeOnly).rawValue
+    }
+
+    /// `close(2)` of a raw descriptor that `openForWriting` returned.
+    package static func close(descriptor: Int32, path: String) throws(RewardFlowError) {
+        try close(FileDescriptor(rawValue: descriptor), path: path)
+    }
+
     /// `close(2)`, once per descriptor; a failure (a delayed write error) is reported.
     static func close(_ fd: FileDescriptor, path: String) throws(RewardFlowError) {
         do {

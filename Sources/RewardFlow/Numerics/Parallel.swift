@@ -10,7 +10,7 @@ package enum Parallel {
     /// The thread count used when none is given: `$REWARDFLOW_THREADS` when set to a positive
     /// integer, else the active processor count. Read once, at first use; never changes after.
     static let defaultThreadCount: Int = {
-        if let text = getenv("REWARDFLOW_THREADS"), let n = Int(String(cString: text)), n > 0 { return n }
+        if let text = ProcessQueries.environmentValue("REWARDFLOW_THREADS"), let n = Int(text), n > 0 { return n }
         #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else

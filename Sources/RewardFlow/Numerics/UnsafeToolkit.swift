@@ -1,6 +1,6 @@
 /// The engine's unsafe toolkit: the only pointer code of the engine's own kernels (the C
-/// libraries' wrappers live in `DenseLibraries.swift` and `SparseLibraries.swift`, the byte
-/// parsers and formatters in their own files).
+/// libraries' wrappers live in `CLibraries.swift`, the byte parsers and formatters in their own
+/// files).
 ///
 /// Invariants every use keeps (each function below states the part it relies on):
 /// 1. Lifetime: a `SendableBuffer` or `UncheckedView` is made here, inside a `with…` scope
@@ -18,6 +18,8 @@
 ///    (nothing to deinitialise) and is uninitialised after a growth.
 /// 5. Ownership: `RawBuffer` and `StampedMap` own their memory (freed in `deinit`) and are
 ///    per-thread scratch: never shared between chunks.
+
+import Glibc
 
 // MARK: - Views of array storage
 
@@ -74,6 +76,13 @@ extension Array {
 }
 
 extension Array {
+    /// Runs `body` with a view of the array's storage for writes at disjoint indices from
+    /// parallel chunks (invariants 1–3: the view is valid during the call only).
+    @inline(__always)
+    package mutating func withSendableBuffer<R>(_ body: (SendableBuffer<Element>) -> R) -> R {
+        withUnsafeMutableBufferPointer { body(SendableBuffer($0)) }
+    }
+
     /// Sets every element to `value` (one `memset`-like pass, no per-element checks).
     @inline(__always)
     mutating func fill(with value: Element) {
@@ -110,7 +119,7 @@ func withSlots<T, Element: BitwiseCopyable, R>(
 
 extension Parallel {
     /// `Parallel.forEachChunk` whose chunks write `a` at disjoint indices (invariant 2).
-    static func forEachChunk<A>(
+    package static func forEachChunk<A>(
         threads: Int, count: Int, minimumChunk: Int = 1, work: Int = .max, writing a: inout [A],
         _ body: (Range<Int>, SendableBuffer<A>) -> Void
     ) {
@@ -242,5 +251,25 @@ final class StampedMap {
     func set(_ key: Int, _ value: Int32) {
         stamps[key] = stamp
         values[key] = value
+    }
+}
+
+// MARK: - C library calls that take or return pointers
+
+/// The process's environment and resource usage, read through the C library.
+enum ProcessQueries {
+    /// The value of environment variable `name` (`getenv`, copied at once), nil when unset.
+    static func environmentValue(_ name: String) -> String? {
+        guard let text = getenv(name) else { return nil }
+        return String(cString: text)
+    }
+
+    /// User + system CPU seconds of the process so far, every thread (`getrusage(RUSAGE_SELF)`);
+    /// 0 when the call fails.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

@@ -74,13 +74,8 @@ package struct SolveExplanation: Sendable, CustomStringConvertible {
         return try body()
     }
 
-    /// User + system CPU seconds of the process so far (`getrusage(RUSAGE_SELF)`).
-    private static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
+    /// User + system CPU seconds of the process so far (every thread).
+    private static func processCPUSeconds() -> Double { ProcessQueries.cpuSeconds() }
 
     /// A few lines for a terminal.
     package var description: String {

@@ -318,3 +318,36 @@ enum UTF8Check {
         return String(validating: UnsafeRawBufferPointer(rebasing: bytes[i...]).assumingMemoryBound(to: UInt8.self), as: UTF8.self) != nil
     }
 }
+
+// MARK: - Bytes and numbers read where they lie
+
+extension StepRows {
+    /// The id of group name `bytes` (interned on first sight).
+    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(bytes) }
+    /// The id of trajectory name `bytes`.
+    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(bytes) }
+    /// Interns a group name, checking first whether it is string `hint` (the previous row's).
+    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
+        hint >= 0 && groupNames.holds(hint, bytes) ? hint : groupNames.intern(bytes)
+    }
+    /// Interns a trajectory name, checking first whether it is string `hint`.
+    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
+        hint >= 0 && trajectoryNames.holds(hint, bytes) ? hint : trajectoryNames.intern(bytes)
+    }
+    /// The id of state text `bytes`.
+    package mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(bytes) }
+    /// The id of action label `bytes`.
+    package mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
+
+    /// Appends the number columns of rows whose id columns are already appended, steps and
+    /// rewards checked (steps in `0...maxStep`, rewards finite); `nil` flags: all active, no noop.
+    mutating func appendNumbers(
+        step s: UnsafeBufferPointer<Int64>, reward r: UnsafeBufferPointer<Double>,
+        active act: UnsafeBufferPointer<UInt8>?, noop n: UnsafeBufferPointer<UInt8>?
+    ) {
+        step.append(contentsOf: s.lazy.map { Int32(truncatingIfNeeded: $0) })
+        reward.append(contentsOf: r)
+        if let act { active.append(contentsOf: act.lazy.map { $0 != 0 }) } else { active.append(contentsOf: repeatElement(true, count: r.count)) }
+        if let n { noop.append(contentsOf: n.lazy.map { $0 != 0 }) } else { noop.append(contentsOf: repeatElement(false, count: r.count)) }
+    }
+}

@@ -27,17 +27,17 @@ public struct StepRows: Sendable {
     /// Per row: trajectory name id (index into `trajectoryNames`).
     public private(set) var trajectory: [Int32] = []
     /// Per row: step number.
-    public private(set) var step: [Int32] = []
+    public internal(set) var step: [Int32] = []
     /// Per row: state id (index into `stateTexts` or `stateKeys`).
     public private(set) var state: [Int32] = []
     /// Per row: action id (index into `actionNames`).
     public private(set) var action: [Int32] = []
     /// Per row: environment reward of the action taken at this step.
-    public private(set) var reward: [Double] = []
+    public internal(set) var reward: [Double] = []
     /// Per row: `active` mask.
-    public private(set) var active: [Bool] = []
+    public internal(set) var active: [Bool] = []
     /// Per row: the transition out of this row is not a real move.
-    public private(set) var noop: [Bool] = []
+    public internal(set) var noop: [Bool] = []
     /// Per row: 1-based source line when read from JSONL (empty for in-memory batches).
     public private(set) var sourceLine: [Int32] = []
 
@@ -108,24 +108,16 @@ public struct StepRows: Sendable {
         identity = kind
     }
 
-    /// The id of group name `bytes` (interned on first sight).
-    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(bytes) }
-    /// The id of trajectory name `bytes`.
-    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(bytes) }
-    /// Interns a group name, checking first whether it is string `hint` (the previous row's).
-    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
-        hint >= 0 && groupNames.holds(hint, bytes) ? hint : groupNames.intern(bytes)
-    }
-    /// Interns a trajectory name, checking first whether it is string `hint`.
-    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
-        hint >= 0 && trajectoryNames.holds(hint, bytes) ? hint : trajectoryNames.intern(bytes)
-    }
-    /// The id of state text `bytes`.
-    package mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(bytes) }
     /// The id of state key `key`.
     package mutating func internStateKey(_ key: UInt64) -> Int32 { stateKeys.intern(key) }
-    /// The id of action label `bytes`.
-    package mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
+    /// The id of group name `name` (its UTF-8 bytes; interned on first sight).
+    package mutating func internGroup(_ name: String) -> Int32 { groupNames.intern(name) }
+    /// The id of trajectory name `name`.
+    package mutating func internTrajectory(_ name: String) -> Int32 { trajectoryNames.intern(name) }
+    /// The id of state text `text`.
+    package mutating func internState(_ text: String) -> Int32 { stateTexts.intern(text) }
+    /// The id of action label `label`.
+    package mutating func internAction(_ label: String) -> Int32 { actionNames.intern(label) }
 
     /// Reserves room for the rows of a JSONL input of `bytes` bytes (rows ≤ bytes / 64, state
     /// text ≤ bytes / 4 before doubling takes over).
@@ -208,18 +200,6 @@ public struct StepRows: Sendable {
     ) {
         group.append(g); trajectory.append(t); step.append(s); state.append(st)
         action.append(a); reward.append(r); active.append(act); noop.append(n)
-    }
-
-    /// Appends the number columns of rows whose id columns are already appended, steps and
-    /// rewards checked (steps in `0...maxStep`, rewards finite); `nil` flags: all active, no noop.
-    mutating func appendNumbers(
-        step s: UnsafeBufferPointer<Int64>, reward r: UnsafeBufferPointer<Double>,
-        active act: UnsafeBufferPointer<UInt8>?, noop n: UnsafeBufferPointer<UInt8>?
-    ) {
-        step.append(contentsOf: s.lazy.map { Int32(truncatingIfNeeded: $0) })
-        reward.append(contentsOf: r)
-        if let act { active.append(contentsOf: act.lazy.map { $0 != 0 }) } else { active.append(contentsOf: repeatElement(true, count: r.count)) }
-        if let n { noop.append(contentsOf: n.lazy.map { $0 != 0 }) } else { noop.append(contentsOf: repeatElement(false, count: r.count)) }
     }
 
     /// The id columns (group, trajectory, state, action), moved out of the batch for a caller

@@ -214,6 +214,12 @@ struct GreedyClusterer {
         }
     }
 
+    /// `assign(utf8:)` of bytes held in an array (an interned text).
+    @inline(__always)
+    mutating func assign(utf8 bytes: ArraySlice<UInt8>) -> Int {
+        bytes.withUnsafeBytes { assign(utf8: $0) }
+    }
+
     /// The cluster of the UTF-8 text `bytes` (an index in order of creation); a new one when
     /// none matches.
     mutating func assign(utf8 bytes: UnsafeRawBufferPointer) -> Int {

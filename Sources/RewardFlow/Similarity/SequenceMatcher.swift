@@ -1,3 +1,12 @@
+// difflib's matching: prepared texts (`SimilarityText`), the ratio's matcher, and its core
+// (`MatchView`, `MatchCore`), which reads the prepared arrays through unchecked buffer views.
+// Invariants of the pointer code here: a `MatchView` is made inside `withUnsafeBufferPointer`
+// scopes of the arrays of one `(a, b)` pair and lives only for that call (the arrays are
+// immutable `let`s of `SimilarityText` or the matcher's own scratch, unchanged meanwhile). Its
+// reads are unchecked in release builds, so every index stays inside the pair's arrays: a-indices
+// in `0..<len(a)`, b-indices and `b2j` positions in `0..<len(b)`, and a key of `a` (which may lie
+// outside `0..<keyCount` when the element is not in `b`) indexes `start` only after that check.
+
 /// A text prepared for `difflib`-style matching: its Unicode scalars and, for use as the second
 /// sequence `b`, difflib's `b2j` index with autojunk applied.
 ///
@@ -207,5 +216,238 @@ package struct SequenceMatcher: Sendable {
                 }
             }
         }
+    }
+}
+
+// MARK: - The matching core
+
+/// Borrowed inputs of one matching `(a, b)`, elements numbered by keys of `b`'s index: equal
+/// keys are equal elements.
+///
+/// - `aKey[i]`: the key of `a[i]`; negative or `>= keyCount` when the element is not in `b`.
+/// - `bKey[j]`: the key of `b[j]` (in `0..<keyCount`); `bSeed[j]`: the same, or `popular`.
+/// - `b2j`: the positions of key `s` are `positions[start[s]..<start[s+1]]`, ascending, empty
+///   for popular keys (difflib's autojunk).
+struct MatchView {
+    let aKey: UnsafeBufferPointer<Int32>
+    let bKey: UnsafeBufferPointer<Int32>
+    let bSeed: UnsafeBufferPointer<Int32>
+    let start: UnsafeBufferPointer<Int32>
+    let positions: UnsafeBufferPointer<Int32>
+
+    /// The seed of a popular element (never equal to any key of `a`).
+    static let popular: Int32 = -2
+
+    /// Elements occurring more than this many times in `b` are popular (autojunk: `len(b) >= 200`
+    /// and more than `1 + len(b)//100` occurrences).
+    @inline(__always) static func popularLimit(_ lb: Int) -> Int32 {
+        lb >= 200 ? Int32(truncatingIfNeeded: lb / 100 + 1) : Int32.max
+    }
+
+    /// The number of keys of `b`'s index.
+    @inline(__always) var keyCount: Int { start.count - 1 }
+}
+
+/// `get_matching_blocks` / `find_longest_match` over a `MatchView`, with reusable scratch.
+///
+/// `find_longest_match` returns, of the longest runs of equal non-popular elements inside the
+/// rectangle, the one starting earliest in `a`, then in `b`, extended both ways over equal
+/// elements. Two exact ways to find that run: difflib's row dynamic programme over `b2j` (only
+/// over the rows of `a` that seed, listed once per pair), or, when some diagonal already holds
+/// a run of `K >= 4` (probed on the two diagonals through the rectangle's corners when most of
+/// `b` seeds, i.e. autojunk removed little), only rows `alo + K - 1 + m·K`: every run of length
+/// `>= K` covers one of them, so extending each of their seeds along its diagonal finds every
+/// candidate run, and the longest, earliest in `a` then `b`, is difflib's.
+struct MatchCore: Sendable {
+    private var j2len: [Int32] = []
+    private var j2stamp: [Int] = []
+    private var stamp = 0
+    private var queue: [(Int, Int, Int, Int)] = []
+    /// The rows `i` of `a` whose element seeds in `b` (present, not popular), ascending:
+    /// `seedRows[0..<seedCount]` (-1: not listed yet for this pair).
+    private var seedRows: [Int32] = []
+    private var seedCount = -1
+    /// Whether most of `b` seeds (then diagonals are probed for a long run first).
+    private var probe = false
+
+    /// Lists the seed rows of `a` (once per pair, at the first dynamic programme).
+    private mutating func listSeedRows(_ v: MatchView) {
+        let la = v.aKey.count
+        if seedRows.count < la { seedRows = [Int32](repeating: 0, count: max(la, 2 * seedRows.count)) }
+        let keys = v.keyCount
+        seedCount = seedRows.withUnsafeMutableBufferPointer { rows in
+            var n = 0
+            for i in 0..<la {
+                let s = Int(v.aKey[i])
+                rows[n] = Int32(truncatingIfNeeded: i)
+                if UInt(bitPattern: s) < UInt(keys) { n &+= v.start[s] < v.start[s + 1] ? 1 : 0 }
+            }
+            return n
+        }
+    }
+
+    /// `M` of `(a, b)`; with `needed > 0`, stops once `M >= needed` is decided (see
+    /// `SequenceMatcher.matches(_:_:atLeast:)`).
+    mutating func matches(_ v: MatchView, atLeast needed: Int) -> Int {
+        let la = v.aKey.count, lb = v.bKey.count
+        if la == 0 || lb == 0 { return 0 }
+        if j2len.count < lb {
+            j2len = [Int32](repeating: 0, count: lb)
+            j2stamp = [Int](repeating: -1, count: lb)
+        }
+        seedCount = -1
+        probe = v.positions.count * 2 >= lb
+        queue.removeAll(keepingCapacity: true)
+        queue.append((0, la, 0, lb))
+        // Upper bound of what the pending sub-problems can still add.
+        var pending = needed > 0 ? min(la, lb) : 0
+        var total = 0
+        while let (alo, ahi, blo, bhi) = queue.popLast() {
+            if needed > 0 { pending -= min(ahi - alo, bhi - blo) }
+            let (i, j, k) = longestMatch(v, alo, ahi, blo, bhi)
+            if k > 0 {
+                total += k
+                if alo < i && blo < j {
+                    queue.append((alo, i, blo, j))
+                    if needed > 0 { pending += min(i - alo, j - blo) }
+                }
+                if i + k < ahi && j + k < bhi {
+                    queue.append((i + k, ahi, j + k, bhi))
+                    if needed > 0 { pending += min(ahi - i - k, bhi - j - k) }
+                }
+            }
+            if needed > 0 && (total >= needed || total + pending < needed) { return total }
+        }
+        return total
+    }
+
+    /// The longest run of equal non-popular elements on the diagonal through `(i, j)`, walking
+    /// `n` steps by `step` (+1 from a top-left corner, -1 from a bottom-right one).
+    @inline(__always)
+    private static func diagonalRun(_ v: MatchView, _ i: Int, _ j: Int, _ n: Int, _ step: Int) -> Int {
+        var best = 0, run = 0
+        var x = i, y = j
+        for _ in 0..<n {
+            run = v.aKey[x] == v.bSeed[y] ? run &+ 1 : 0
+            best = max(best, run)
+            x &+= step; y &+= step
+        }
+        return best
+    }
+
+    /// `find_longest_match(alo, ahi, blo, bhi)` (no junk function, so every extension runs in
+    /// the first pair of loops; popular elements extend a match but never seed one).
+    private mutating func longestMatch(_ v: MatchView, _ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int) -> (Int, Int, Int) {
+        var run = 0
+        if probe {
+            let n = min(ahi - alo, bhi - blo)
+            run = max(Self.diagonalRun(v, alo, blo, n, 1), Self.diagonalRun(v, ahi - 1, bhi - 1, n, -1))
+        }
+        var (besti, bestj, bestsize) = run >= 4
+            ? Self.sampledRun(v, alo, ahi, blo, bhi, stride: run)
+            : rowProgramme(v, alo, ahi, blo, bhi)
+        let x = v.aKey, y = v.bKey
+        while besti > alo && bestj > blo && x[besti - 1] == y[bestj - 1] {
+            besti -= 1; bestj -= 1; bestsize += 1
+        }
+        while besti + bestsize < ahi && bestj + bestsize < bhi && x[besti + bestsize] == y[bestj + bestsize] {
+            bestsize += 1
+        }
+        return (besti, bestj, bestsize)
+    }
+
+    /// The longest seed run when one of length `stride` exists: the seeds of rows
+    /// `alo + stride - 1 + m·stride`, each extended along its diagonal inside the rectangle;
+    /// the longest, then earliest in `a`, then in `b`.
+    private static func sampledRun(
+        _ v: MatchView, _ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int, stride: Int
+    ) -> (Int, Int, Int) {
+        var besti = alo, bestj = blo, bestsize = 0
+        let keys = v.keyCount
+        var r = alo + stride - 1
+        while r < ahi {
+            let s = Int(v.aKey[r])
+            if s >= 0 && s < keys {
+                for p in Int(v.start[s])..<Int(v.start[s + 1]) {
+                    let j = Int(v.positions[p])
+                    if j < blo { continue }
+                    if j >= bhi { break }
+                    // On the best run already (maximal runs of one diagonal are disjoint).
+                    if j - r == bestj - besti && r >= besti && r < besti + bestsize { continue }
+                    var i0 = r, j0 = j
+                    while i0 > alo && j0 > blo && v.aKey[i0 - 1] == v.bSeed[j0 - 1] { i0 -= 1; j0 -= 1 }
+                    var i1 = r + 1, j1 = j + 1
+                    while i1 < ahi && j1 < bhi && v.aKey[i1] == v.bSeed[j1] { i1 += 1; j1 += 1 }
+                    let k = i1 - i0
+                    if k > bestsize || (k == bestsize && (i0 < besti || (i0 == besti && j0 < bestj))) {
+                        besti = i0; bestj = j0; bestsize = k
+                    }
+                }
+            }
+            r += stride
+        }
+        return (besti, bestj, bestsize)
+    }
+
+    /// difflib's dynamic programme: row i of `j2len` lives in `j2len[j]` stamped `base + i`; a
+    /// row reads the previous row's `j2len[j-1]`. Rows are walked with j descending so one array
+    /// holds both rows; within a row the best is the smallest j reaching the row's largest k,
+    /// which is what difflib's ascending scan with `k > bestsize` keeps.
+    private mutating func rowProgramme(
+        _ v: MatchView, _ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int
+    ) -> (Int, Int, Int) {
+        var besti = alo, bestj = blo, bestsize = 0
+        if seedCount < 0 { listSeedRows(v) }
+        stamp += 2
+        let base = stamp - alo
+        stamp += ahi - alo
+        j2len.withUnsafeMutableBufferPointer { len in
+            j2stamp.withUnsafeMutableBufferPointer { st in
+                seedRows.withUnsafeBufferPointer { all in
+                let rows = UnsafeBufferPointer(rebasing: all[0..<seedCount])
+                // Rows without seeds write nothing: walk the seed rows of alo..<ahi only.
+                var lower = 0, upper = rows.count
+                while lower < upper {
+                    let mid = (lower + upper) >> 1
+                    if Int(rows[mid]) < alo { lower = mid + 1 } else { upper = mid }
+                }
+                for q in lower..<rows.count {
+                    let i = Int(rows[q])
+                    if i >= ahi { break }
+                    let s = Int(v.aKey[i])
+                    let lo = Int(v.start[s]), hi = Int(v.start[s + 1])
+                    let row = base + i
+                    var rowBest = 0, rowJ = 0
+                    var p = hi - 1
+                    if hi - lo > 4 && Int(v.positions[p]) >= bhi {
+                        // Skip the positions at or past bhi: p = the last one below bhi, or lo - 1.
+                        var l = lo, u = hi
+                        while l < u {
+                            let mid = (l + u) >> 1
+                            if Int(v.positions[mid]) < bhi { l = mid + 1 } else { u = mid }
+                        }
+                        p = l - 1
+                    }
+                    while p >= lo {
+                        let j = Int(v.positions[p])
+                        p -= 1
+                        if j >= bhi { continue }
+                        if j < blo { break }
+                        var k = 1
+                        if j > 0 && st[j - 1] == row - 1 { k = Int(len[j - 1]) + 1 }
+                        len[j] = Int32(k)
+                        st[j] = row
+                        if k >= rowBest { rowBest = k; rowJ = j }
+                    }
+                    if rowBest > bestsize {
+                        besti = i - rowBest + 1
+                        bestj = rowJ - rowBest + 1
+                        bestsize = rowBest
+                    }
+                }
+                }
+            }
+        }
+        return (besti, bestj, bestsize)
     }
 }

@@ -12,8 +12,7 @@ enum SimilarStates {
     /// claimed in blocks (`forEachGroupBlock`).
     static func graphStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double, threads: Int) -> [Int32] {
         var out = rows.state
-        out.withUnsafeMutableBufferPointer { buffer in
-            let result = SendableBuffer(buffer)
+        out.withSendableBuffer { result in
             forEachGroupBlock(threads: threads, count: index.groupCount, work: rows.count * 64) { next in
                 let memo = StampedMap(count: rows.stateCount)
                 var clusterer = GreedyClusterer(threshold: threshold)
@@ -59,8 +58,7 @@ enum SimilarStates {
     /// claimed in blocks (`forEachGroupBlock`).
     static func stepGroupStates(_ rows: StepRows, index: TrajectoryIndex, threshold: Double, threads: Int) -> [Int32] {
         var out = rows.state
-        out.withUnsafeMutableBufferPointer { buffer in
-            let result = SendableBuffer(buffer)
+        out.withSendableBuffer { result in
             forEachGroupBlock(threads: threads, count: index.groupCount, work: rows.count * 64) { next in
                 let memo = StampedMap(count: rows.stateCount)
                 var clusterer = GreedyClusterer(threshold: threshold)
@@ -128,7 +126,7 @@ enum SimilarStates {
     /// The cluster state `s`'s text joins.
     @inline(__always)
     static func assign(_ clusterer: inout GreedyClusterer, _ rows: StepRows, _ s: Int32) -> Int {
-        rows.stateTexts.bytes(of: s).withUnsafeBytes { clusterer.assign(utf8: $0) }
+        clusterer.assign(utf8: rows.stateTexts.bytes(of: s))
     }
 }
 
