@@ -10,7 +10,9 @@ Batches come from `rewardflow synth` (seeded): the 1M-row batch (3800 groups x 8
 steps) as NumPy object arrays of str (float32 rewards, bool active, as a trainer holds them) and
 as pyarrow arrays, and the paper batch (16 x 8 x 50). Reports medians of alternating runs and
 checks that both paths give the same bytes. Beside each native median: the call's minor page
-faults and system time (getrusage around each timed run, medians per call).
+faults and system time (getrusage around each timed run, medians per call), and with --phases
+where the native call's time goes (medians per call): reading the columns (the views of the
+str objects, dtype conversions), rf_batch_append_columns (checks and interning), rf_score.
 
     .venv/bin/python scripts/bench_python.py --bin .build/release/rewardflow --repeat 7
 """
@@ -122,7 +124,13 @@ def main():
     parser.add_argument("--bin", default=".build/release/rewardflow", help="the rewardflow CLI (for `synth`)")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--groups", type=int, default=3800, help="groups of the large batch (3800: 1,012,121 rows)")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time the native call's three phases (_core.score's phases list)")
     args = parser.parse_args()
+    phases = []
+    if args.phases:
+        core_score = rf._core.score
+        rf._core.score = lambda *arguments: core_score(*arguments, phases)
     import pyarrow as pa
 
     with tempfile.TemporaryDirectory() as folder:
@@ -144,6 +152,7 @@ def main():
     ]
     for label, columns, repeat, inner in cases:
         native_times, ctypes_times, faults, system = [], [], [], []
+        phases.clear()
         for _ in range(repeat):
             before = resource.getrusage(resource.RUSAGE_SELF)
             t, native = timed(lambda: [rf.score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
@@ -163,6 +172,10 @@ def main():
             line += f"   ctypes {ctypes_median * 1e3:9.3f} ms   ratio {ctypes_median / native_median:5.1f}x"
         else:
             line += "   (the ctypes path took no Arrow arrays)"
+        if phases:
+            split = [1e3 * statistics.median(phases[k::3]) for k in range(3)]
+            line += (f"\n{'':36s} phases: columns {split[0]:.3f} ms, append {split[1]:.3f} ms, "
+                     f"score {split[2]:.3f} ms")
         print(line, flush=True)
 
 

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rewardflow.h"
 
@@ -560,7 +561,8 @@ static int option_text(PyObject *object, const char **out) {
 }
 
 PyDoc_STRVAR(score_doc,
-"score(count, group, trajectory, step, state, state_key, reward, active, noop, action, options, outputs)\n"
+"score(count, group, trajectory, step, state, state_key, reward, active, noop, action, options, outputs,\n"
+"      phases=None)\n"
 "--\n\n"
 "Appends `count` rows to a fresh batch and scores it (the engine of `rewardflow_engine.score`,\n"
 "which normalises the arguments first). Strings: list, tuple, NumPy O/S/U array, Arrow array\n"
@@ -571,15 +573,27 @@ PyDoc_STRVAR(score_doc,
 "outputs: six writable float64 buffers\n"
 "or None, in the order of rf_outputs; or None for the batch statistics instead of scores.\n"
 "Returns None (scores) or the statistics' JSON text, or (status, message) when the engine\n"
-"refuses the rows or the options.");
+"refuses the rows or the options. `phases`, a list, receives the call's monotonic seconds in\n"
+"three phases: reading the columns (views, conversions), rf_batch_append_columns, and\n"
+"rf_score (or rf_statistics_json); for benchmarks (scripts/bench_python.py --phases).");
+
+/* Monotonic seconds (CLOCK_MONOTONIC), for the phases of `score`. */
+static double monotonic_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static PyObject *score(PyObject *module, PyObject *args) {
     (void)module;
     Py_ssize_t count;
     PyObject *group, *trajectory, *step, *state, *state_key, *reward, *active, *noop, *action, *options, *outputs;
-    if (!PyArg_ParseTuple(args, "nOOOOOOOOOO!O:score", &count, &group, &trajectory, &step, &state, &state_key,
-                          &reward, &active, &noop, &action, &PyTuple_Type, &options, &outputs))
+    PyObject *phases = Py_None;
+    if (!PyArg_ParseTuple(args, "nOOOOOOOOOO!O|O:score", &count, &group, &trajectory, &step, &state, &state_key,
+                          &reward, &active, &noop, &action, &PyTuple_Type, &options, &outputs, &phases))
         return NULL;
+    if (phases != Py_None && !PyList_Check(phases)) return PyErr_Format(PyExc_TypeError, "phases: expected a list or None");
+    double started = monotonic_seconds();
     int statistics = outputs == Py_None;
     if (!statistics && !PyTuple_Check(outputs)) return PyErr_Format(PyExc_TypeError, "outputs: expected a tuple or None");
     if (count < 0) return PyErr_Format(PyExc_ValueError, "count: negative (%zd)", count);
@@ -668,17 +682,29 @@ static PyObject *score(PyObject *module, PyObject *args) {
     for (int k = 0; k < 4; k++) borrows |= strings[k].borrows_objects;
     rf_status status;
     const char *message = "";
+    double read = monotonic_seconds();
     PyThreadState *thread = borrows ? NULL : PyEval_SaveThread();
     status = rf_batch_create(&batch);
     if (status == RF_OK) status = rf_batch_append_columns(batch, &columns);
     if (thread == NULL) thread = PyEval_SaveThread();
+    double appended = monotonic_seconds();
     char *json = NULL;
     if (status == RF_OK) {
         status = statistics ? rf_statistics_json(batch, &engine_options, &json)
                             : rf_score(batch, &engine_options, &engine_outputs);
     }
     if (status != RF_OK) message = rf_last_error();
+    double scored = monotonic_seconds();
     PyEval_RestoreThread(thread);
+    if (phases != Py_None) {
+        double seconds[3] = {read - started, appended - read, scored - appended};
+        for (int k = 0; k < 3; k++) {
+            PyObject *value = PyFloat_FromDouble(seconds[k]);
+            int failed = !value || PyList_Append(phases, value) < 0;
+            Py_XDECREF(value);
+            if (failed) { rf_free(json); goto done; }
+        }
+    }
     if (status != RF_OK) result = Py_BuildValue("(is)", (int)status, message);
     else result = statistics ? PyUnicode_FromString(json) : Py_NewRef(Py_None);
     rf_free(json);

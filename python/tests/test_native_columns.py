@@ -354,3 +354,23 @@ def test_similarity_merges_near_duplicates():
     assert merged["value"].tolist() == [0.9, 1.0, 0.9, 1.0]
     import difflib
     assert difflib.SequenceMatcher(None, state[3], state[1]).ratio() >= 0.9
+
+
+def test_score_phases_are_timed_per_call(monkeypatch):
+    """_core.score's optional phases list (scripts/bench_python.py --phases) gets three
+    non-negative seconds per call, summing to no more than the call's own time; the scores are
+    those of a call without it; anything but a list or None is refused."""
+    from rewardflow_engine import _core
+    import time
+    phases, real = [], _core.score
+    monkeypatch.setattr(_core, "score", lambda *arguments: real(*arguments, phases))
+    start = time.perf_counter()
+    got = want()
+    elapsed = time.perf_counter() - start
+    monkeypatch.setattr(_core, "score", real)
+    assert len(phases) == 3 and all(t >= 0 for t in phases)
+    assert sum(phases) <= elapsed
+    for name, values in want().items():
+        assert np.array_equal(values, got[name]), name
+    with pytest.raises(TypeError, match="phases: expected a list or None"):
+        real(1, ["g"], ["t"], np.zeros(1, np.int64), ["a"], None, np.zeros(1), None, None, None, (), None, ())
