@@ -1,6 +1,5 @@
 // `rewardflow synth`: seeded synthetic rollout batches (JSONL step rows).
 import ArgumentParser
-import Glibc
 import RewardFlow
 import RewardFlowSynthesis
 

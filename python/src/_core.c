@@ -731,8 +731,8 @@ static Py_ssize_t sequence_size(PyObject *sequence) {
 
 /* Prefetches the objects held by list or tuple `sequence` (NULL or anything else: nothing).
  * The trainer passes walk thousands of dicts made long before (or just now by the env's
- * state_preprocess) that no longer sit in the core's cache: asking for the next sequence's
- * dicts while this one is read overlaps their memory latency. A hint only: prefetching never
+ * state_preprocess) that no longer sit in the core's cache: asking for sequence i + 1's dicts
+ * while sequence i is read overlaps their memory latency. A hint only: prefetching never
  * faults and changes no result. */
 static void prefetch_items(PyObject *sequence) {
     Py_ssize_t size = sequence ? sequence_size(sequence) : -1;
@@ -858,7 +858,6 @@ static PyObject *gather_states(PyObject *module, PyObject *args) {
     double *rewards = (double *)PyBytes_AsString(buffer);
     int numbers = 1, all_text = 1;
     Py_ssize_t row = 0;
-    if (count > 0) prefetch_items(sequence_item(sequences, 0));
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *sequence = sequence_item(sequences, i);
         Py_ssize_t length = sequence_size(sequence);
@@ -1008,7 +1007,6 @@ static PyObject *write_step_rewards(PyObject *module, PyObject *args) {
     PyObject *exact = PyList_New(0);
     for (int k = 0; k < 5; k++) if (!names[k]) Py_CLEAR(exact);
     const int64_t *start = starts.buf, *length = lengths.buf;
-    if (count > 0) prefetch_items(sequence_item(trajectories, 0));
     for (Py_ssize_t i = 0; exact && i < count; i++) {
         if (i + 1 < count) prefetch_items(sequence_item(trajectories, i + 1));
         /* Entries beyond the states list would be out of bounds: such a trajectory is exact. */

@@ -1,5 +1,3 @@
-import Glibc
-
 /// What a scoring run solved, for `--explain`: backend → (groups, nodes, nonzeros), iterations,
 /// final residual, and wall-clock seconds per stage.
 package struct SolveExplanation: Sendable, CustomStringConvertible {
