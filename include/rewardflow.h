@@ -307,7 +307,11 @@ rf_status rf_batch_append_columns(rf_batch *batch, const rf_columns *columns);
 /** The number of rows appended so far (0 for NULL). */
 size_t rf_batch_count(const rf_batch *batch);
 
-/** Removes every row (and a failed append's mark), keeping the handle. */
+/**
+ * Removes every row (and a failed append's mark), keeping the handle and the batch's storage:
+ * a batch cleared and refilled with about as many rows allocates nothing new (a caller that
+ * scores a batch per training step can keep one). `rf_batch_destroy` frees the storage.
+ */
 rf_status rf_batch_clear(rf_batch *batch);
 
 /**

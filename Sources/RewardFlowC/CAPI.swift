@@ -87,12 +87,13 @@ public func rf_batch_count(_ batch: OpaquePointer?) -> Int {
     (try? Batch.from(batch).rows.count) ?? 0
 }
 
-/// Empties the batch and forgets a failed append.
+/// Empties the batch and forgets a failed append; the columns and string tables keep their
+/// storage, so refilling the batch with as many rows touches no new memory.
 @c @implementation
 public func rf_batch_clear(_ batch: OpaquePointer?) -> rf_status {
     status { () throws(Failure) in
         let box = try Batch.from(batch)
-        box.rows = StepRows()
+        box.rows.removeAll(keepingCapacity: true)
         box.broken = nil
     }
 }

@@ -73,7 +73,8 @@ struct ArrowArrayStream {
 typedef struct {
     const char *name;             /* the argument's name, for messages */
     rf_string_column column;      /* what the engine reads */
-    rf_string_view *views;        /* owned: RF_STRINGS_VIEWS storage */
+    rf_string_view *views;        /* owned: RF_STRINGS_VIEWS storage (may come from the workspace) */
+    size_t views_capacity;        /* entries `views` has room for */
     char *bytes;                  /* owned: UTF-8 of a NumPy U array */
     int64_t *offsets;             /* owned: offsets into `bytes` */
     PyObject *holders;            /* list: objects whose memory the views point into */
@@ -99,8 +100,14 @@ static int hold(StringColumn *c, PyObject *object) {
     return PyList_Append(c->holders, object);
 }
 
+/* Room for `count` views: the column's buffer (handed over by the workspace) when large enough. */
 static rf_string_view *allocate_views(StringColumn *c, Py_ssize_t count) {
-    c->views = malloc(sizeof(rf_string_view) * (size_t)(count > 0 ? count : 1));
+    size_t needed = (size_t)(count > 0 ? count : 1);
+    if (!c->views || c->views_capacity < needed) {
+        free(c->views);
+        c->views = malloc(sizeof(rf_string_view) * needed);
+        c->views_capacity = c->views ? needed : 0;
+    }
     if (!c->views) PyErr_NoMemory();
     c->column.layout = RF_STRINGS_VIEWS;
     c->column.views = c->views;
@@ -484,8 +491,9 @@ static PyObject *list_item(PyObject *list, Py_ssize_t i) { return PyList_GetItem
 static PyObject *tuple_item(PyObject *tuple, Py_ssize_t i) { return PyTuple_GetItem(tuple, i); }
 
 /* Fills `c` from `object` (None: the column is absent). */
+/* Reads `object` into `c`, which starts zeroed but for a views buffer the workspace lent it; a
+ * sequence read through a list made here (pandas, ...) keeps that list in `c->holders`. */
 static int string_column(StringColumn *c, const char *name, PyObject *object, Py_ssize_t count) {
-    memset(c, 0, sizeof *c);
     c->name = name;
     c->column.layout = RF_STRINGS_NONE;
     if (object == Py_None) return 0;
@@ -584,8 +592,65 @@ static double monotonic_seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* ---- The workspace kept between calls ---------------------------------------------------- */
+
+/* One batch and the string columns' view buffers outlive a call, so a trainer that scores a
+ * batch of about the same size every step touches no new memory for them (`rf_batch_clear`
+ * keeps a batch's storage). A call takes them out of the module's state and puts them back at
+ * its end, both with the GIL held; a call running meanwhile on another thread finds the slot
+ * empty and allocates its own. A call with fewer than a quarter of the rows they were last used
+ * for frees them first (a table sized for 4x the strings costs cache misses to probe and time
+ * to clear). `release_memory()` frees them. */
+typedef struct {
+    rf_batch *batch;              /* cleared; NULL when taken or never made */
+    size_t rows;                  /* the row count of the call that last used it */
+    rf_string_view *views[4];     /* one buffer per string column */
+    size_t views_capacity[4];
+} Workspace;
+
+static void workspace_free(Workspace *w) {
+    rf_batch_destroy(w->batch);
+    for (int k = 0; k < 4; k++) free(w->views[k]);
+    memset(w, 0, sizeof *w);
+}
+
+/* The module's workspace, moved into `*taken` (the module's slot is left empty). */
+static void workspace_take(PyObject *module, Py_ssize_t count, Workspace *taken) {
+    Workspace *w = PyModule_GetState(module);
+    memset(taken, 0, sizeof *taken);
+    if (!w) return;
+    if ((size_t)count < w->rows / 4) workspace_free(w);
+    *taken = *w;
+    memset(w, 0, sizeof *w);
+}
+
+/* Puts `*used` back into the module's slot when it is empty (else frees it). */
+static void workspace_return(PyObject *module, Workspace *used) {
+    Workspace *w = PyModule_GetState(module);
+    if (used->batch && rf_batch_clear(used->batch) != RF_OK) {
+        rf_batch_destroy(used->batch);
+        used->batch = NULL;
+    }
+    if (!w || w->batch || w->views[0] || w->views[1] || w->views[2] || w->views[3]) {
+        workspace_free(used);
+        return;
+    }
+    *w = *used;
+    memset(used, 0, sizeof *used);
+}
+
+PyDoc_STRVAR(release_memory_doc,
+"release_memory()\n--\n\n"
+"Frees the storage score() keeps between calls (the last call's batch and string views).");
+
+static PyObject *release_memory(PyObject *module, PyObject *unused) {
+    (void)unused;
+    Workspace *w = PyModule_GetState(module);
+    if (w) workspace_free(w);
+    Py_RETURN_NONE;
+}
+
 static PyObject *score(PyObject *module, PyObject *args) {
-    (void)module;
     Py_ssize_t count;
     PyObject *group, *trajectory, *step, *state, *state_key, *reward, *active, *noop, *action, *options, *outputs;
     PyObject *phases = Py_None;
@@ -605,7 +670,6 @@ static PyObject *score(PyObject *module, PyObject *args) {
     NumberColumn numbers[OUT0 + 6];
     memset(numbers, 0, sizeof numbers);
     const void *pointers[OUT0 + 6];
-    rf_batch *batch = NULL;
 
     const char *operator_name, *solver, *node_reward, *advantage;
     double gamma, alpha, tolerance, step_weight, similarity, step_group_similarity, goal_reward, episode_weight;
@@ -625,6 +689,16 @@ static PyObject *score(PyObject *module, PyObject *args) {
         return NULL;
     if (!statistics && PyTuple_Size(outputs) != 6) return PyErr_Format(PyExc_ValueError, "outputs: expected 6 entries");
 
+    /* From here on every exit goes through `done`, which returns the workspace. */
+    Workspace workspace;
+    workspace_take(module, count, &workspace);
+    for (int k = 0; k < 4; k++) {
+        strings[k].views = workspace.views[k];
+        strings[k].views_capacity = workspace.views_capacity[k];
+        workspace.views[k] = NULL;
+    }
+    rf_batch *batch = workspace.batch;
+    workspace.batch = NULL;
     if (string_column(&strings[0], "group", group, count) < 0 ||
         string_column(&strings[1], "trajectory", trajectory, count) < 0 ||
         string_column(&strings[2], "state", state, count) < 0 ||
@@ -684,7 +758,7 @@ static PyObject *score(PyObject *module, PyObject *args) {
     const char *message = "";
     double read = monotonic_seconds();
     PyThreadState *thread = borrows ? NULL : PyEval_SaveThread();
-    status = rf_batch_create(&batch);
+    status = batch ? RF_OK : rf_batch_create(&batch);
     if (status == RF_OK) status = rf_batch_append_columns(batch, &columns);
     if (thread == NULL) thread = PyEval_SaveThread();
     double appended = monotonic_seconds();
@@ -710,8 +784,15 @@ static PyObject *score(PyObject *module, PyObject *args) {
     rf_free(json);
 
 done:
-    rf_batch_destroy(batch);
-    for (int k = 0; k < 4; k++) string_column_free(&strings[k]);
+    workspace.batch = batch;
+    workspace.rows = (size_t)(count > 0 ? count : 0);
+    for (int k = 0; k < 4; k++) {
+        workspace.views[k] = strings[k].views;
+        workspace.views_capacity[k] = strings[k].views_capacity;
+        strings[k].views = NULL;
+        string_column_free(&strings[k]);
+    }
+    workspace_return(module, &workspace);
     for (int k = 0; k < OUT0 + 6; k++) number_column_free(&numbers[k]);
     return result;
 }
@@ -1043,6 +1124,7 @@ static PyObject *operators(PyObject *module, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"score", score, METH_VARARGS, score_doc},
+    {"release_memory", release_memory, METH_NOARGS, release_memory_doc},
     {"gather", gather, METH_VARARGS, gather_doc},
     {"gather_states", gather_states, METH_VARARGS, gather_states_doc},
     {"write_step_rewards", write_step_rewards, METH_VARARGS, write_step_rewards_doc},
@@ -1067,9 +1149,14 @@ static PyModuleDef_Slot slots[] = {
     {0, NULL},
 };
 
+static void free_module(void *module) {
+    Workspace *w = PyModule_GetState((PyObject *)module);
+    if (w) workspace_free(w);
+}
+
 static struct PyModuleDef definition = {
-    PyModuleDef_HEAD_INIT, "_core", "The native core of rewardflow_engine (see its score).", 0, methods, slots,
-    NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_core", "The native core of rewardflow_engine (see its score).", sizeof(Workspace),
+    methods, slots, NULL, NULL, free_module,
 };
 
 PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&definition); }

@@ -163,7 +163,7 @@ public struct StepRows: Sendable {
     }
 
     /// Removes every row and string, keeping the storage for reuse.
-    mutating func removeAll(keepingCapacity: Bool) {
+    package mutating func removeAll(keepingCapacity: Bool) {
         groupNames.removeAll(keepingCapacity: keepingCapacity)
         trajectoryNames.removeAll(keepingCapacity: keepingCapacity)
         stateTexts.removeAll(keepingCapacity: keepingCapacity)
