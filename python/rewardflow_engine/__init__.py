@@ -19,7 +19,7 @@ from typing import Any, Optional
 import numpy as np
 
 __all__ = [
-    "score", "stats", "operators", "version", "library_path", "RewardFlowError", "InvalidInputError",
+    "score", "stats", "operators", "version", "release_memory", "library_path", "RewardFlowError", "InvalidInputError",
     "InvalidParameterError", "NumericalError", "__version__",
 ]
 
@@ -107,6 +107,17 @@ _OUTPUTS = ("value", "step_reward", "step_reward_abs", "episode_advantage", "ste
 def version() -> str:
     """The engine's version, "MAJOR.MINOR.PATCH"."""
     return _core.version()
+
+
+def release_memory() -> None:
+    """Frees the storage `score` keeps between calls.
+
+    `score` keeps the last call's batch (its columns and string tables, cleared) and the string
+    columns' view buffers, so scoring a batch of about the same size every training step touches
+    no new memory for them; a call with under a quarter of the previous call's rows frees them
+    first. This frees them now (the next call allocates afresh); results never depend on it.
+    """
+    _core.release_memory()
 
 
 def operators() -> tuple[str, ...]:
