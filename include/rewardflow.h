@@ -309,8 +309,9 @@ size_t rf_batch_count(const rf_batch *batch);
 
 /**
  * Removes every row (and a failed append's mark), keeping the handle and the batch's storage:
- * a batch cleared and refilled with about as many rows allocates nothing new (a caller that
- * scores a batch per training step can keep one). `rf_batch_destroy` frees the storage.
+ * refilled with about as many rows, the batch reuses its columns and string tables (a caller
+ * that scores a batch per training step can keep one; a large append's per-thread tables are
+ * still made afresh). `rf_batch_destroy` frees the storage.
  */
 rf_status rf_batch_clear(rf_batch *batch);
 

@@ -88,7 +88,7 @@ public func rf_batch_count(_ batch: OpaquePointer?) -> Int {
 }
 
 /// Empties the batch and forgets a failed append; the columns and string tables keep their
-/// storage, so refilling the batch with as many rows touches no new memory.
+/// storage for the next appends.
 @c @implementation
 public func rf_batch_clear(_ batch: OpaquePointer?) -> rf_status {
     status { () throws(Failure) in

@@ -490,9 +490,9 @@ done:
 static PyObject *list_item(PyObject *list, Py_ssize_t i) { return PyList_GetItem(list, i); }
 static PyObject *tuple_item(PyObject *tuple, Py_ssize_t i) { return PyTuple_GetItem(tuple, i); }
 
-/* Fills `c` from `object` (None: the column is absent). */
-/* Reads `object` into `c`, which starts zeroed but for a views buffer the workspace lent it; a
- * sequence read through a list made here (pandas, ...) keeps that list in `c->holders`. */
+/* Reads `object` into `c` (None: the column is absent). `c` starts zeroed but for a views buffer
+ * the workspace lent it; a sequence read through a list made here (pandas, ...) keeps that list
+ * in `c->holders`. */
 static int string_column(StringColumn *c, const char *name, PyObject *object, Py_ssize_t count) {
     c->name = name;
     c->column.layout = RF_STRINGS_NONE;
