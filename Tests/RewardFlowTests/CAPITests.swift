@@ -121,6 +121,67 @@ private func firstDifference(_ got: UnsafePointer<Double>, _ want: [Double]) -> 
         }
     }
 
+    /// The six output columns of `rf_score` on `batch` (`mean_norm` advantages), as Swift arrays.
+    static func scoreColumns(_ batch: OpaquePointer, _ arrays: CBatchArrays) throws -> [[Double]] {
+        var options = rf_options()
+        rf_options_init_sized(&options, MemoryLayout<rf_options>.size)
+        options.advantage = arrays.cString("mean_norm")
+        let n = rf_batch_count(batch)
+        let columns = (0..<6).map { _ in arrays.array([Double](repeating: .nan, count: n)) }
+        var outputs = rf_outputs(
+            capacity: n, value: columns[0], step_reward: columns[1], step_reward_abs: columns[2],
+            episode_advantage: columns[3], step_advantage: columns[4], advantage: columns[5])
+        #expect(rf_score(batch, &options, &outputs) == RF_OK, "\(lastError())")
+        return columns.map { Array(UnsafeBufferPointer(start: $0, count: n)) }
+    }
+
+    /// `rf_batch_clear` keeps the batch's storage: refilled, it scores exactly (bit for bit) as
+    /// a fresh batch of the same rows, whether the new rows are fewer or more, other strings or
+    /// the same, and after an append it refused.
+    @Test func aClearedBatchRefilledScoresAsAFreshOne() throws {
+        var o = SynthesisOptions()
+        o.groups = 2
+        o.rollouts = 3
+        o.maxSteps = 9
+        o.states = 7
+        o.seed = 23
+        let large = CBatchArrays(try Self.rows())
+        let small = CBatchArrays(try RolloutSynthesizer(o).rows(identity: .text))
+        func fresh(_ arrays: CBatchArrays) throws -> [[Double]] {
+            let batch = try Self.batch(arrays)
+            defer { rf_batch_destroy(batch) }
+            return try Self.scoreColumns(batch, arrays)
+        }
+        let wantLarge = try fresh(large), wantSmall = try fresh(small)
+        #expect(wantLarge[0].count > wantSmall[0].count)
+
+        let batch = try Self.batch(large)
+        defer { rf_batch_destroy(batch) }
+        _ = try Self.scoreColumns(batch, large)
+        func refill(_ arrays: CBatchArrays) {
+            #expect(rf_batch_clear(batch) == RF_OK, "\(lastError())")
+            #expect(rf_batch_count(batch) == 0)
+            var rows = arrays.rows
+            #expect(rf_batch_append(batch, &rows) == RF_OK, "\(lastError())")
+        }
+        func bits(_ columns: [[Double]]) -> [[UInt64]] { columns.map { $0.map(\.bitPattern) } }
+        refill(small)
+        #expect(bits(try Self.scoreColumns(batch, small)) == bits(wantSmall))
+        refill(large)
+        #expect(bits(try Self.scoreColumns(batch, large)) == bits(wantLarge))
+
+        // A refused append leaves the batch unscorable until cleared; cleared, it is as new.
+        var bad = small.rows
+        bad.step = UnsafePointer(small.array([Int64](repeating: -1, count: bad.count)))
+        #expect(rf_batch_append(batch, &bad) == RF_ERR_INVALID_INPUT)
+        var outputs = rf_outputs()
+        outputs.capacity = rf_batch_count(batch)
+        outputs.value = small.array([Double](repeating: .nan, count: max(1, outputs.capacity)))
+        #expect(rf_score(batch, nil, &outputs) != RF_OK)
+        refill(small)
+        #expect(bits(try Self.scoreColumns(batch, small)) == bits(wantSmall))
+    }
+
     @Test func statisticsMatchScorer() throws {
         let rows = try Self.rows()
         let arrays = CBatchArrays(rows)
