@@ -13,6 +13,9 @@ checks that both paths give the same bytes. Beside each native median: the call'
 faults and system time (getrusage around each timed run, medians per call), and with --phases
 where the native call's time goes (medians per call): reading the columns (the views of the
 str objects, dtype conversions), rf_batch_append_columns (checks and interning), rf_score.
+With --fresh, a third path alternates with the two: the native call after
+`rewardflow_engine.release_memory()`, so it allocates its batch and view buffers afresh (as every
+call did before score() kept them), its outputs checked equal to the kept-storage call's.
 
     .venv/bin/python scripts/bench_python.py --bin .build/release/rewardflow --repeat 7
 """
@@ -126,11 +129,14 @@ def main():
     parser.add_argument("--groups", type=int, default=3800, help="groups of the large batch (3800: 1,012,121 rows)")
     parser.add_argument("--phases", action="store_true",
                         help="also time the native call's three phases (_core.score's phases list)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="also time the native call with its kept storage released before each call")
     args = parser.parse_args()
-    phases = []
+    phases, fresh_phases = [], []
+    sink = [phases]  # where _core.score's phases go: the kept-storage or the fresh calls' list
     if args.phases:
         core_score = rf._core.score
-        rf._core.score = lambda *arguments: core_score(*arguments, phases)
+        rf._core.score = lambda *arguments: core_score(*arguments, sink[0])
     import pyarrow as pa
 
     with tempfile.TemporaryDirectory() as folder:
@@ -146,14 +152,31 @@ def main():
           f"{len(large['reward']):,} and {len(paper['reward']):,} rows; {args.repeat} alternating runs each")
 
     cases = [
-        ("1M rows, NumPy object arrays", large, args.repeat, 1),
-        ("1M rows, pyarrow arrays", arrow, args.repeat, 1),
+        (f"{len(large['reward']):,} rows, NumPy object arrays", large, args.repeat, 1),
+        (f"{len(large['reward']):,} rows, pyarrow arrays", arrow, args.repeat, 1),
         ("paper batch, NumPy object arrays", paper, args.repeat, 200),
     ]
     for label, columns, repeat, inner in cases:
         native_times, ctypes_times, faults, system = [], [], [], []
+        fresh_times, fresh_faults, fresh_system = [], [], []
         phases.clear()
+        fresh_phases.clear()
         for _ in range(repeat):
+            if args.fresh:
+                sink[0] = fresh_phases
+                seconds, minflt, stime = 0.0, 0, 0.0
+                for _ in range(inner):
+                    rf.release_memory()
+                    before = resource.getrusage(resource.RUSAGE_SELF)
+                    t, released = timed(lambda: rf.score(**columns, advantage="mean_norm"), 1)
+                    after = resource.getrusage(resource.RUSAGE_SELF)
+                    seconds += t[0]
+                    minflt += after.ru_minflt - before.ru_minflt
+                    stime += after.ru_stime - before.ru_stime
+                fresh_times.append(seconds / inner)
+                fresh_faults.append(minflt / inner)
+                fresh_system.append(stime / inner)
+                sink[0] = phases
             before = resource.getrusage(resource.RUSAGE_SELF)
             t, native = timed(lambda: [rf.score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
             after = resource.getrusage(resource.RUSAGE_SELF)
@@ -164,8 +187,10 @@ def main():
                 t, old = timed(lambda: [ctypes_score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
                 ctypes_times.append(t[0] / inner)
                 assert all(np.array_equal(native[k], old[k]) for k in native), "the two paths disagree"
+            if args.fresh:
+                assert all(np.array_equal(native[k], released[k]) for k in native), "kept and fresh storage disagree"
         native_median = statistics.median(native_times)
-        line = f"{label:36s} native {native_median * 1e3:9.3f} ms (min {min(native_times) * 1e3:.3f};"
+        line = f"{label:42s} native {native_median * 1e3:9.3f} ms (min {min(native_times) * 1e3:.3f};"
         line += f" {statistics.median(faults):,.0f} minor faults, {statistics.median(system) * 1e3:.1f} ms system per call)"
         if ctypes_times:
             ctypes_median = statistics.median(ctypes_times)
@@ -174,8 +199,17 @@ def main():
             line += "   (the ctypes path took no Arrow arrays)"
         if phases:
             split = [1e3 * statistics.median(phases[k::3]) for k in range(3)]
-            line += (f"\n{'':36s} phases: columns {split[0]:.3f} ms, append {split[1]:.3f} ms, "
+            line += (f"\n{'':42s} phases: columns {split[0]:.3f} ms, append {split[1]:.3f} ms, "
                      f"score {split[2]:.3f} ms")
+        if fresh_times:
+            fresh_median = statistics.median(fresh_times)
+            line += (f"\n{'':42s} fresh storage {fresh_median * 1e3:.3f} ms (min {min(fresh_times) * 1e3:.3f}; "
+                     f"{statistics.median(fresh_faults):,.0f} minor faults, "
+                     f"{statistics.median(fresh_system) * 1e3:.1f} ms system per call), "
+                     f"{fresh_median / native_median:.2f}x the kept storage's")
+            if fresh_phases:
+                split = [1e3 * statistics.median(fresh_phases[k::3]) for k in range(3)]
+                line += f"; phases {split[0]:.3f} / {split[1]:.3f} / {split[2]:.3f} ms"
         print(line, flush=True)
 
 

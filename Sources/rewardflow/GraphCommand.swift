@@ -1,6 +1,5 @@
 // `rewardflow graph`: one group's state graph as Graphviz DOT (SVG/PNG through `dot`).
 import ArgumentParser
-import Glibc
 import RewardFlow
 
 /// `rewardflow graph`: one group's state graph as Graphviz DOT, SVG or PNG.
@@ -46,38 +45,17 @@ struct GraphCommand: ParsableCommand {
     /// Pipes `dot` into `dot -T<format> -o <output>`; a missing program is exit 1 naming the
     /// apt package.
     static func runDot(_ dot: String, format: String, output: String) {
-        var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else { fail("pipe: \(String(cString: strerror(errno)))", status: 1) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[0], 0)
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
         // PNG: at most 14 × 9 inches at 96 dpi (dot shrinks larger graphs to fit); SVG: full size.
         let argv = ["dot", "-T\(format)"] + (format == "png" ? ["-Gsize=14,9"] : []) + ["-o", output]
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let status = posix_spawnp(&pid, "dot", &actions, nil, &cArgs, environ)
-        close(pipeFDs[0])
-        guard status == 0 else {
-            close(pipeFDs[1])
-            if status == ENOENT {
-                fail("writing \(format.uppercased()) needs Graphviz's 'dot' program, which is not on PATH: install it (apt-get install graphviz) or write DOT with -o FILE.dot", status: 1)
-            }
-            fail("dot: \(String(cString: strerror(status)))", status: 1)
+        switch FileIO.run(argv, standardInput: Array(dot.utf8)) {
+        case .exited(status: 0):
+            return
+        case .exited(let status):
+            fail("dot -T\(format) failed (status \(status >> 8)); the DOT text is what `-o FILE.dot` writes", status: 1)
+        case .notFound:
+            fail("writing \(format.uppercased()) needs Graphviz's 'dot' program, which is not on PATH: install it (apt-get install graphviz) or write DOT with -o FILE.dot", status: 1)
+        case .failed(let call, let message):
+            fail("\(call): \(message)", status: 1)
         }
-        signal(SIGPIPE, SIG_IGN)
-        let bytes = Array(dot.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(pipeFDs[1], $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; break }
-            offset += n
-        }
-        close(pipeFDs[1])
-        var exitStatus: Int32 = 0
-        while waitpid(pid, &exitStatus, 0) < 0 && errno == EINTR {}
-        guard exitStatus == 0 else { fail("dot -T\(format) failed (status \(exitStatus >> 8)); the DOT text is what `-o FILE.dot` writes", status: 1) }
     }
 }

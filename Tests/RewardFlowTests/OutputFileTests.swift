@@ -135,4 +135,24 @@ import Testing
             #expect(text == "old\n" || text == expected[which], "round \(round): a partial output (\(text.utf8.count) bytes)")
         }
     }
+
+    /// `FileIO.run` feeds its input to the program's standard input and reports how it ended:
+    /// the bytes arrive whole, an exit code comes back in `waitpid`'s form, a program that reads
+    /// nothing ends the write (not this process), and a missing program is `notFound`.
+    @Test func runFeedsAProgramAndReportsItsEnd() throws {
+        let folder = try Self.directory("run")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let copy = folder + "/copy"
+        let input = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }  // past a pipe's buffer
+        #expect(FileIO.run(["sh", "-c", "cat > \"$0\"", copy], standardInput: input) == .exited(status: 0))
+        #expect(FileManager.default.contents(atPath: copy) == Data(input))
+
+        guard case .exited(let status) = FileIO.run(["sh", "-c", "exit 3"], standardInput: []) else {
+            Issue.record("sh did not run")
+            return
+        }
+        #expect(status >> 8 == 3)
+        #expect(FileIO.run(["true"], standardInput: input) == .exited(status: 0))
+        #expect(FileIO.run(["rf-no-such-program-\(getpid())"], standardInput: input) == .notFound)
+    }
 }

@@ -473,6 +473,22 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: png) }
         let noDot = try Self.run(["graph", Self.example, "--group", "g000001", "-o", png], environment: ["PATH": "/nonexistent"])
         #expect(noDot.0 == 1 && noDot.2.contains("apt-get install graphviz"))
+
+        // With a stand-in `dot` on PATH: it gets the DOT text on its standard input and the
+        // format and file as arguments; its failure is exit 1 with its status.
+        let bin = CLITests.temporary("fake-dot")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        let script = "#!/bin/sh\n[ \"$1\" = -Tsvg ] || exit 4\nfor last; do :; done\ncat > \"$last\"\n"
+        try script.write(toFile: bin + "/dot", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/dot")
+        let svg = CLITests.temporary("graph.svg")
+        defer { try? FileManager.default.removeItem(atPath: svg) }
+        let drawn = try Self.run(["graph", Self.example, "--group", "g000001", "--trajectory", "g000001-r03", "-o", svg], environment: ["PATH": bin + ":/usr/bin:/bin"])
+        #expect(drawn.0 == 0, "\(drawn.2)")
+        #expect(FileManager.default.contents(atPath: svg).map { String(decoding: $0, as: UTF8.self) } == dot.1)
+        let refused = try Self.run(["graph", Self.example, "--group", "g000001", "-o", png], environment: ["PATH": bin + ":/usr/bin:/bin"])
+        #expect(refused.0 == 1 && refused.2.contains("dot -Tpng failed (status 4)"), "\(refused.2)")
         #expect(!FileManager.default.fileExists(atPath: png))
 
         let html = CLITests.temporary("report.html")

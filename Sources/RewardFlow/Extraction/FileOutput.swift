@@ -94,11 +94,52 @@ package enum FileIO {
         }
     }
 
+    /// Runs `argv[0]` (looked up on `PATH`, `posix_spawnp`) with `input` on its standard input
+    /// and waits for it to end; its standard output and error are this process's. SIGPIPE is
+    /// ignored from then on, so a program that exits without reading all of `input` ends the
+    /// write, not this process. `argv` must not be empty.
+    package static func run(_ argv: [String], standardInput input: [UInt8]) -> ProgramOutcome {
+        precondition(!argv.isEmpty, "FileIO.run: argv is empty")
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return .failed(call: "pipe", message: String(cString: strerror(errno))) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, ends[0], 0)
+        posix_spawn_file_actions_addclose(&actions, ends[1])
+        var arguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for argument in arguments { free(argument) } }
+        var pid: pid_t = 0
+        let status = posix_spawnp(&pid, argv[0], &actions, nil, &arguments, environ)
+        Glibc.close(ends[0])
+        let writeEnd = FileDescriptor(rawValue: ends[1])
+        guard status == 0 else {
+            try? writeEnd.close()
+            return status == ENOENT ? .notFound : .failed(call: argv[0], message: String(cString: strerror(status)))
+        }
+        signal(SIGPIPE, SIG_IGN)
+        try? writeAll(writeEnd, input, path: argv[0])  // EPIPE: the program stopped reading
+        try? writeEnd.close()
+        var waitStatus: Int32 = 0
+        while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
+        return .exited(status: waitStatus)
+    }
+
     /// `linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW)`, which swift-system does
     /// not wrap: gives the unnamed `O_TMPFILE` inode behind `/proc/self/fd/N` a name.
     static func link(_ source: String, to target: String) throws(Errno) {
         guard linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0 else { throw Errno(rawValue: errno) }
     }
+}
+
+/// How a program that `FileIO.run(_:standardInput:)` started ended.
+package enum ProgramOutcome: Equatable, Sendable {
+    /// It ran; `status` is `waitpid`'s (0: it exited with status 0; `status >> 8`: its exit code).
+    case exited(status: Int32)
+    /// `posix_spawnp` found no such program on `PATH`.
+    case notFound
+    /// `call` (`pipe`, or the program's name for `posix_spawnp`) failed with `strerror`'s `message`.
+    case failed(call: String, message: String)
 }
 
 extension RewardFlowError {
