@@ -15,7 +15,8 @@ where the native call's time goes (medians per call): reading the columns (the v
 str objects, dtype conversions), rf_batch_append_columns (checks and interning), rf_score.
 With --fresh, a third path alternates with the two: the native call after
 `rewardflow_engine.release_memory()`, so it allocates its batch and view buffers afresh (as every
-call did before score() kept them), its outputs checked equal to the kept-storage call's.
+call did before score() kept them), its outputs checked equal to the kept-storage call's; then
+how much resident memory release_memory() gives back after the kept-storage calls.
 
     .venv/bin/python scripts/bench_python.py --bin .build/release/rewardflow --repeat 7
 """
@@ -111,6 +112,12 @@ def load(path):
         state=np.array([r["state"] for r in rows], dtype=object),
         reward=np.array([r["reward"] for r in rows], dtype=np.float32),
         active=np.array([r["active"] for r in rows], dtype=bool))
+
+
+def resident_megabytes():
+    """This process's resident set (/proc/self/statm), in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def timed(function, repeat):
@@ -210,6 +217,9 @@ def main():
             if fresh_phases:
                 split = [1e3 * statistics.median(fresh_phases[k::3]) for k in range(3)]
                 line += f"; phases {split[0]:.3f} / {split[1]:.3f} / {split[2]:.3f} ms"
+            kept = resident_megabytes()
+            rf.release_memory()
+            line += f"; release_memory() then returns {kept - resident_megabytes():.1f} MB of resident memory"
         print(line, flush=True)
 
 
