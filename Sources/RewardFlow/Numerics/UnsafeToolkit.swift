@@ -18,6 +18,8 @@
 ///    (nothing to deinitialise) and is uninitialised after a growth.
 /// 5. Ownership: `RawBuffer` and `StampedMap` own their memory (freed in `deinit`) and are
 ///    per-thread scratch: never shared between chunks.
+/// 6. Spans: `ByteSpans` reads a `Span<UInt8>` only inside its `withUnsafeBufferPointer` scope
+///    and within its `count` (the span's own bounds), so its callers stay safe code.
 
 import Glibc
 
@@ -271,5 +273,85 @@ enum ProcessQueries {
         guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+// MARK: - Bytes behind a span
+
+/// The byte work of interning on `Span<UInt8>`s (invariant 6): a hash, an equality, an append.
+enum ByteSpans {
+    /// A 64-bit hash of `key`.
+    ///
+    /// Keys of 64 bytes or more (state texts of a few hundred bytes) go through eight 64-bit
+    /// lanes at once, XXH3-style: each 64-byte block is XORed with a constant and every lane
+    /// adds the product of its 32-bit halves (one vector multiply per two lanes) and the data
+    /// itself; the last, partial block is the key's final 64 bytes (overlapping the previous
+    /// block), and the lanes are folded by multiply-mixing. Shorter keys are mixed 8 bytes at a
+    /// time. The hash only picks a probe start (equality compares the bytes), so its exact
+    /// values never reach any output.
+    static func hash(_ span: Span<UInt8>) -> UInt64 {
+        span.withUnsafeBufferPointer { key in hash(bytes: UnsafeRawBufferPointer(key)) }
+    }
+
+    private static func hash(bytes key: UnsafeRawBufferPointer) -> UInt64 {
+        let n = key.count
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
+        var i = 0
+        if n >= 64, let base = key.baseAddress {
+            let secret = SIMD8<UInt64>(
+                0xBE4B_A423_396C_FEB8, 0x1CAD_21F7_2C81_017C, 0xDB97_9083_E96D_D4DE, 0x1F67_B3B7_A4A4_4072,
+                0x78E5_C0CC_4EE6_79CB, 0x2172_FFCC_7DD0_5A82, 0x8E24_4381_6A56_D2F6, 0xCB79_E16B_AD14_B9E4)
+            var acc = SIMD8<UInt64>(repeating: h)
+            @inline(__always) func absorb(_ data: SIMD8<UInt64>, _ key: SIMD8<UInt64>) {
+                let mixed = data ^ key
+                acc &+= (mixed & 0xFFFF_FFFF) &* (mixed &>> 32)
+                acc &+= data
+            }
+            while i + 64 <= n {
+                absorb(base.loadUnaligned(fromByteOffset: i, as: SIMD8<UInt64>.self), secret)
+                i += 64
+            }
+            if i < n {
+                absorb(base.loadUnaligned(fromByteOffset: n - 64, as: SIMD8<UInt64>.self), secret &>> 7)
+            }
+            let a = InternTable.mix(acc[0] ^ 0xA076_1D64_78BD_642F, acc[1] ^ 0xE703_7ED1_A0B4_28DB)
+            let b = InternTable.mix(acc[2] ^ 0x8EBC_6AF0_9C88_C6E3, acc[3] ^ 0x5899_65CC_7537_4CC3)
+            let c = InternTable.mix(acc[4] ^ 0x1D8E_4E27_C47D_124F, acc[5] ^ 0xA076_1D64_78BD_642F)
+            let d = InternTable.mix(acc[6] ^ 0xE703_7ED1_A0B4_28DB, acc[7] ^ 0x8EBC_6AF0_9C88_C6E3)
+            return InternTable.mix(h ^ a ^ InternTable.mix(b, 0xA076_1D64_78BD_642F), c ^ InternTable.mix(d, 0xE703_7ED1_A0B4_28DB))
+        }
+        while i + 8 <= n {
+            let word = key.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = InternTable.mix(h ^ word, 0xA076_1D64_78BD_642F)
+            i += 8
+        }
+        if i < n {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                tail |= UInt64(key[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = InternTable.mix(h ^ tail, 0xE703_7ED1_A0B4_28DB)
+        }
+        return InternTable.mix(h, 0x8EBC_6AF0_9C88_C6E3)
+    }
+
+
+    /// Whether `a` and `b` hold the same bytes (`memcmp` over the shorter, lengths first).
+    @inline(__always)
+    static func equal(_ a: Span<UInt8>, _ b: Span<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        if a.isEmpty { return true }
+        return a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
+        }
+    }
+
+    /// Appends the bytes of `span` to `bytes`.
+    @inline(__always)
+    static func append(_ span: Span<UInt8>, to bytes: inout [UInt8]) {
+        span.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
     }
 }

@@ -238,7 +238,7 @@ extension StepRows {
         if let action = rows.action {
             keep(Self.intern(action, rest(), base: base, firstRow: firstRow, field: "action", runs: false, into: &actionNames, ids.action))
         } else {
-            ids.action.update(repeating: actionNames.intern(UnsafeRawBufferPointer(start: nil, count: 0)), count: n)
+            ids.action.update(repeating: actionNames.intern(Span<UInt8>()), count: n)
         }
         return error
     }
@@ -262,7 +262,7 @@ extension StepRows {
                     continue
                 }
                 let before = table.count
-                let id = table.intern(bytes)
+                let id = table.intern(Span<UInt8>(_unsafeBytes: bytes))
                 if table.count > before && !UTF8Check.isValid(bytes) {
                     return (i, .invalidInput(location: .row(firstRow + i - base), field: field, message: "not valid UTF-8"))
                 }
@@ -323,21 +323,23 @@ enum UTF8Check {
 
 extension StepRows {
     /// The id of group name `bytes` (interned on first sight).
-    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(bytes) }
+    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(Span<UInt8>(_unsafeBytes: bytes)) }
     /// The id of trajectory name `bytes`.
-    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(bytes) }
+    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(Span<UInt8>(_unsafeBytes: bytes)) }
     /// Interns a group name, checking first whether it is string `hint` (the previous row's).
     package mutating func internGroup(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
-        hint >= 0 && groupNames.holds(hint, bytes) ? hint : groupNames.intern(bytes)
+        let key = Span<UInt8>(_unsafeBytes: bytes)
+        return hint >= 0 && groupNames.holds(hint, key) ? hint : groupNames.intern(key)
     }
     /// Interns a trajectory name, checking first whether it is string `hint`.
     package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
-        hint >= 0 && trajectoryNames.holds(hint, bytes) ? hint : trajectoryNames.intern(bytes)
+        let key = Span<UInt8>(_unsafeBytes: bytes)
+        return hint >= 0 && trajectoryNames.holds(hint, key) ? hint : trajectoryNames.intern(key)
     }
     /// The id of state text `bytes`.
-    package mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(bytes) }
+    package mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(Span<UInt8>(_unsafeBytes: bytes)) }
     /// The id of action label `bytes`.
-    package mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(bytes) }
+    package mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(Span<UInt8>(_unsafeBytes: bytes)) }
 
     /// Appends the number columns of rows whose id columns are already appended, steps and
     /// rewards checked (steps in `0...maxStep`, rewards finite); `nil` flags: all active, no noop.

@@ -1,5 +1,3 @@
-import Glibc
-
 /// Interns byte strings: equal bytes get the same dense `Int32` id, in order of first insertion.
 ///
 /// Storage is one contiguous byte buffer plus offsets, and an open-addressing hash table whose
@@ -46,8 +44,7 @@ package struct InternTable: Sendable {
 
     /// Returns the id of `string`, adding it when new.
     package mutating func intern(_ string: String) -> Int32 {
-        var s = string
-        return s.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
+        intern(string.utf8.span)
     }
 
     /// The total length of the strings held.
@@ -68,7 +65,7 @@ package struct InternTable: Sendable {
     }
 
     /// Returns the id of the bytes in `key`, adding them when new.
-    package mutating func intern(_ key: UnsafeRawBufferPointer) -> Int32 {
+    package mutating func intern(_ key: Span<UInt8>) -> Int32 {
         intern(key, hash: InternTable.hash(key))
     }
 
@@ -76,17 +73,15 @@ package struct InternTable: Sendable {
     mutating func absorb(_ other: InternTable) -> [Int32] {
         var map = [Int32](repeating: 0, count: other.count)
         bytes.reserveCapacity(bytes.count + other.bytes.count)
-        other.bytes.withUnsafeBytes { raw in
-            for id in 0..<other.count {
-                let lo = other.offsets[id], hi = other.offsets[id + 1]
-                map[id] = intern(UnsafeRawBufferPointer(rebasing: raw[lo..<hi]), hash: other.hashes[id])
-            }
+        let stored = other.bytes.span
+        for id in 0..<other.count {
+            map[id] = intern(stored.extracting(other.offsets[id]..<other.offsets[id + 1]), hash: other.hashes[id])
         }
         return map
     }
 
     /// `intern(key)` with the hash of `key` already known.
-    mutating func intern(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Int32 {
+    mutating func intern(_ key: Span<UInt8>, hash h: UInt64) -> Int32 {
         let cached = recentHashes.isEmpty ? -1 : Int(truncatingIfNeeded: h) & (InternTable.recentCount - 1)
         if cached >= 0 && recentHashes[cached] == h {
             let id = recentIDs[cached]
@@ -106,7 +101,7 @@ package struct InternTable: Sendable {
         }
         if id < 0 {
             id = Int32(count)
-            bytes.append(contentsOf: key)
+            ByteSpans.append(key, to: &bytes)
             offsets.append(bytes.count)
             hashes.append(h)
             slots[slot] = tag | UInt64(UInt32(id) + 1)
@@ -123,16 +118,13 @@ package struct InternTable: Sendable {
     }
 
     /// Whether string `id` has exactly the bytes of `key`.
-    func holds(_ id: Int32, _ key: UnsafeRawBufferPointer) -> Bool { equals(id, key) }
+    func holds(_ id: Int32, _ key: Span<UInt8>) -> Bool { equals(id, key) }
 
     @inline(__always)
-    private func equals(_ id: Int32, _ key: UnsafeRawBufferPointer) -> Bool {
+    private func equals(_ id: Int32, _ key: Span<UInt8>) -> Bool {
         let start = offsets[Int(id)], end = offsets[Int(id) + 1]
         guard end - start == key.count else { return false }
-        if key.isEmpty { return true }
-        return bytes.withUnsafeBytes { stored in
-            memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
-        }
+        return ByteSpans.equal(bytes.span.extracting(start..<end), key)
     }
 
     private mutating func grow() {
@@ -147,59 +139,10 @@ package struct InternTable: Sendable {
         }
     }
 
-    /// A 64-bit hash of `key`.
-    ///
-    /// Keys of 64 bytes or more (state texts of a few hundred bytes) go through eight 64-bit
-    /// lanes at once, XXH3-style: each 64-byte block is XORed with a constant and every lane
-    /// adds the product of its 32-bit halves (one vector multiply per two lanes) and the data
-    /// itself; the last, partial block is the key's final 64 bytes (overlapping the previous
-    /// block), and the lanes are folded by multiply-mixing. Shorter keys are mixed 8 bytes at a
-    /// time. The hash only picks a probe start (equality compares the bytes), so its exact
+    /// A 64-bit hash of `key` (`ByteSpans.hash`): it only picks a probe start, so its exact
     /// values never reach any output.
-    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        let n = key.count
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
-        var i = 0
-        if n >= 64, let base = key.baseAddress {
-            let secret = SIMD8<UInt64>(
-                0xBE4B_A423_396C_FEB8, 0x1CAD_21F7_2C81_017C, 0xDB97_9083_E96D_D4DE, 0x1F67_B3B7_A4A4_4072,
-                0x78E5_C0CC_4EE6_79CB, 0x2172_FFCC_7DD0_5A82, 0x8E24_4381_6A56_D2F6, 0xCB79_E16B_AD14_B9E4)
-            var acc = SIMD8<UInt64>(repeating: h)
-            @inline(__always) func absorb(_ data: SIMD8<UInt64>, _ key: SIMD8<UInt64>) {
-                let mixed = data ^ key
-                acc &+= (mixed & 0xFFFF_FFFF) &* (mixed &>> 32)
-                acc &+= data
-            }
-            while i + 64 <= n {
-                absorb(base.loadUnaligned(fromByteOffset: i, as: SIMD8<UInt64>.self), secret)
-                i += 64
-            }
-            if i < n {
-                absorb(base.loadUnaligned(fromByteOffset: n - 64, as: SIMD8<UInt64>.self), secret &>> 7)
-            }
-            let a = mix(acc[0] ^ 0xA076_1D64_78BD_642F, acc[1] ^ 0xE703_7ED1_A0B4_28DB)
-            let b = mix(acc[2] ^ 0x8EBC_6AF0_9C88_C6E3, acc[3] ^ 0x5899_65CC_7537_4CC3)
-            let c = mix(acc[4] ^ 0x1D8E_4E27_C47D_124F, acc[5] ^ 0xA076_1D64_78BD_642F)
-            let d = mix(acc[6] ^ 0xE703_7ED1_A0B4_28DB, acc[7] ^ 0x8EBC_6AF0_9C88_C6E3)
-            return mix(h ^ a ^ mix(b, 0xA076_1D64_78BD_642F), c ^ mix(d, 0xE703_7ED1_A0B4_28DB))
-        }
-        while i + 8 <= n {
-            let word = key.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            h = mix(h ^ word, 0xA076_1D64_78BD_642F)
-            i += 8
-        }
-        if i < n {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                tail |= UInt64(key[i]) << shift
-                shift += 8
-                i += 1
-            }
-            h = mix(h ^ tail, 0xE703_7ED1_A0B4_28DB)
-        }
-        return mix(h, 0x8EBC_6AF0_9C88_C6E3)
-    }
+    @inline(__always)
+    static func hash(_ key: Span<UInt8>) -> UInt64 { ByteSpans.hash(key) }
 
     @inline(__always)
     static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
