@@ -338,8 +338,7 @@ enum ByteSpans {
         return InternTable.mix(h, 0x8EBC_6AF0_9C88_C6E3)
     }
 
-
-    /// Whether `a` and `b` hold the same bytes (`memcmp` over the shorter, lengths first).
+    /// Whether `a` and `b` hold the same bytes (lengths compared first, then `memcmp`).
     @inline(__always)
     static func equal(_ a: Span<UInt8>, _ b: Span<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
