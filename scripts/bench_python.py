@@ -120,13 +120,21 @@ def resident_megabytes():
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def timed(function, repeat):
-    times, result = [], None
-    for _ in range(repeat):
+def measured(function, inner, before_each=None):
+    """Runs `function` `inner` times (after `before_each`, untimed, each time); returns the last
+    result and the per-call seconds, minor faults and system seconds."""
+    seconds, faults, system, result = 0.0, 0, 0.0, None
+    for _ in range(inner):
+        if before_each:
+            before_each()
+        before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         result = function()
-        times.append(time.perf_counter() - start)
-    return times, result
+        seconds += time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        faults += after.ru_minflt - before.ru_minflt
+        system += after.ru_stime - before.ru_stime
+    return result, seconds / inner, faults / inner, system / inner
 
 
 def main():
@@ -169,30 +177,19 @@ def main():
         phases.clear()
         fresh_phases.clear()
         for _ in range(repeat):
+            call = lambda: rf.score(**columns, advantage="mean_norm")
             if args.fresh:
                 sink[0] = fresh_phases
-                seconds, minflt, stime = 0.0, 0, 0.0
-                for _ in range(inner):
-                    rf.release_memory()
-                    before = resource.getrusage(resource.RUSAGE_SELF)
-                    t, released = timed(lambda: rf.score(**columns, advantage="mean_norm"), 1)
-                    after = resource.getrusage(resource.RUSAGE_SELF)
-                    seconds += t[0]
-                    minflt += after.ru_minflt - before.ru_minflt
-                    stime += after.ru_stime - before.ru_stime
-                fresh_times.append(seconds / inner)
-                fresh_faults.append(minflt / inner)
-                fresh_system.append(stime / inner)
+                released, *costs = measured(call, inner, before_each=rf.release_memory)
+                for series, cost in zip((fresh_times, fresh_faults, fresh_system), costs):
+                    series.append(cost)
                 sink[0] = phases
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            t, native = timed(lambda: [rf.score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            native_times.append(t[0] / inner)
-            faults.append((after.ru_minflt - before.ru_minflt) / inner)
-            system.append((after.ru_stime - before.ru_stime) / inner)
+            native, *costs = measured(call, inner)
+            for series, cost in zip((native_times, faults, system), costs):
+                series.append(cost)
             if columns is not arrow:
-                t, old = timed(lambda: [ctypes_score(**columns, advantage="mean_norm") for _ in range(inner)][-1], 1)
-                ctypes_times.append(t[0] / inner)
+                old, seconds, _, _ = measured(lambda: ctypes_score(**columns, advantage="mean_norm"), inner)
+                ctypes_times.append(seconds)
                 assert all(np.array_equal(native[k], old[k]) for k in native), "the two paths disagree"
             if args.fresh:
                 assert all(np.array_equal(native[k], released[k]) for k in native), "kept and fresh storage disagree"
