@@ -159,8 +159,7 @@ import RewardFlowSynthesis
             let want = Self.greedy(group, t)
             var got: [Int] = []
             for x in group {
-                var s = x
-                got.append(s.withUTF8 { clusterer.assign(utf8: UnsafeRawBufferPointer($0)) })
+                got.append(clusterer.assign(utf8: Array(x.utf8)[...]))
             }
             #expect(got == want, "block \(block / 40)")
         }
@@ -181,8 +180,7 @@ import RewardFlowSynthesis
         var clusterer = GreedyClusterer(threshold: 0.95)
         var got: [Int] = []
         for x in [base, far, near] {
-            var s = x
-            got.append(s.withUTF8 { clusterer.assign(utf8: UnsafeRawBufferPointer($0)) })
+            got.append(clusterer.assign(utf8: Array(x.utf8)[...]))
         }
         #expect(got == [0, 1, 0])
     }

@@ -11,23 +11,30 @@
 /// matching itself stops once the answer is known. Texts are numbered over the group's
 /// alphabet (ASCII as itself, other scalars from 128 on), so a representative's `b2j` index
 /// is built over those numbers, once, the first time a full matching needs it.
+///
+/// Safe Swift: arrays are read and written through bounds-checked `Span`s and `MutableSpan`s.
 struct GreedyClusterer {
     /// The threshold `T` in (0, 1].
     let threshold: Double
-    /// Histogram buckets: 128 ASCII scalars, then 16 classes of the others.
-    static let buckets = 144
+    /// Histogram buckets: 128 ASCII scalars, then 16 classes of the others; one text's counts
+    /// while it loads, then stored in vectors of 8.
+    typealias BucketCounts = InlineArray<144, Int16>
+    static let buckets = BucketCounts.count
+    static let vectorsPerHistogram = buckets / 8
+    typealias Counts = SIMD8<Int16>
 
     /// The group's non-ASCII scalars and their symbols (128 on).
     private var symbolOf: [UInt32: Int32] = [:]
     /// The text being assigned: symbols and bucket counts.
     private var current: [Int32] = []
-    private var currentHistogram = [Int16](repeating: 0, count: GreedyClusterer.buckets)
+    private var currentHistogram = [Counts](repeating: Counts(), count: GreedyClusterer.vectorsPerHistogram)
     /// Representatives in order of creation: symbols `repSymbols[repStart[c]..<repStart[c+1]]`,
-    /// bucket counts `histograms[c·buckets ..< (c+1)·buckets]`.
+    /// bucket counts `histograms[c·V ..< (c+1)·V]` (`V = vectorsPerHistogram`; bucket `k` is
+    /// lane `k % 8` of vector `k / 8`).
     private var repStart: [Int] = [0]
     private var repSymbols: [Int32] = []
     private var lengths: [Int32] = []
-    private var histograms: [Int16] = []
+    private var histograms: [Counts] = []
     /// Per representative: its `b2j` index in `indexData[0..<indexUsed]`, or nil until needed.
     private var index: [IndexSpan?] = []
     private var indexData: [Int32] = []
@@ -96,85 +103,91 @@ struct GreedyClusterer {
     /// `|a ∩ b|` of two bucket histograms (an upper bound of the scalar multisets'
     /// intersection); both texts at most `Int16.max` long, so no sum overflows.
     @inline(__always)
-    static func intersection(_ x: UnsafePointer<Int16>, _ y: UnsafePointer<Int16>) -> Int {
-        var sum = SIMD8<Int16>()
-        var k = 0
-        while k < buckets {
-            let a = UnsafeRawPointer(x + k).loadUnaligned(as: SIMD8<Int16>.self)
-            let b = UnsafeRawPointer(y + k).loadUnaligned(as: SIMD8<Int16>.self)
+    static func intersection(_ x: Span<Counts>, _ y: Span<Counts>) -> Int {
+        var sum = Counts()
+        for k in 0..<vectorsPerHistogram {
+            let a = x[k], b = y[k]
             sum &+= a.replacing(with: b, where: b .< a)
-            k += 8
         }
         return Int(sum.wrappedSum())
     }
 
-    /// Numbers the scalars of `bytes` over the group's alphabet into `current[0..<length]` and
-    /// counts them into `currentHistogram`; returns `length`.
-    private mutating func load(_ bytes: UnsafeRawBufferPointer) -> Int {
+    /// Numbers the scalars of UTF-8 `bytes` over the group's `alphabet` (non-ASCII scalars met
+    /// first are added) into `symbols[0..<length]` (grown as needed) and counts them into
+    /// `histogram`; returns `length`.
+    private static func load(
+        _ bytes: Span<UInt8>, alphabet: inout [UInt32: Int32], symbols: inout [Int32], histogram: inout [Counts]
+    ) -> Int {
         let n = bytes.count
-        if current.count < n { current = [Int32](repeating: 0, count: max(n, 2 * current.count)) }
-        var alphabet = symbolOf
-        symbolOf = [:]
-        defer { symbolOf = alphabet }
-        return current.withUnsafeMutableBufferPointer { out in
-            currentHistogram.withUnsafeMutableBufferPointer { h in
-                h.update(repeating: 0)
-                var length = 0
-                var i = 0
-                while i < n {
-                    if i + 8 <= n {
-                        // Eight ASCII bytes at once.
-                        let w = UInt64(littleEndian: (bytes.baseAddress! + i).loadUnaligned(as: UInt64.self))
-                        if w & 0x8080_8080_8080_8080 == 0 {
-                            for k in 0..<8 {
-                                let b = Int(truncatingIfNeeded: (w &>> (8 &* k)) & 0x7F)
-                                out[length &+ k] = Int32(truncatingIfNeeded: b)
-                                h[b] &+= 1
-                            }
-                            length &+= 8
-                            i &+= 8
-                            continue
-                        }
-                    }
-                    let b0 = UInt32(bytes[i])
-                    if b0 < 0x80 {
-                        out[length] = Int32(b0)
-                        h[Int(b0)] &+= 1
-                        length += 1
-                        i += 1
-                        continue
-                    }
-                    let c: UInt32
-                    if b0 < 0xE0, i + 1 < n {
-                        c = (b0 & 0x1F) << 6 | UInt32(bytes[i + 1]) & 0x3F; i += 2
-                    } else if b0 < 0xF0, i + 2 < n {
-                        c = (b0 & 0x0F) << 12 | (UInt32(bytes[i + 1]) & 0x3F) << 6 | UInt32(bytes[i + 2]) & 0x3F; i += 3
-                    } else if i + 3 < n {
-                        c = (b0 & 0x07) << 18 | (UInt32(bytes[i + 1]) & 0x3F) << 12
-                            | (UInt32(bytes[i + 2]) & 0x3F) << 6 | UInt32(bytes[i + 3]) & 0x3F
-                        i += 4
-                    } else {
-                        c = 0xFFFD; i += 1  // as `UTF8Scalars.forEach`
-                    }
-                    let s: Int32
-                    if c < 128 {
-                        s = Int32(c)  // an over-long encoding (never in validated input)
-                        h[Int(c)] &+= 1
-                    } else {
-                        if let known = alphabet[c] {
-                            s = known
-                        } else {
-                            s = Int32(truncatingIfNeeded: 128 + alphabet.count)
-                            alphabet[c] = s
-                        }
-                        h[128 + Int(s & 15)] &+= 1
-                    }
-                    out[length] = s
-                    length += 1
-                }
-                return length
+        if symbols.count < n { symbols = [Int32](repeating: 0, count: max(n, 2 * symbols.count)) }
+        var out = symbols.mutableSpan
+        var h = BucketCounts(repeating: 0)
+        defer {
+            var vectors = histogram.mutableSpan
+            for v in vectors.indices {
+                var x = Counts()
+                for lane in 0..<8 { x[lane] = h[8 &* v &+ lane] }
+                vectors[v] = x
             }
         }
+        var length = 0
+        var i = 0
+        while i < n {
+            if i &+ 8 <= n && length <= out.count &- 8 {  // (always: length <= i, n <= out.count)
+                // Eight ASCII bytes at once.
+                let eight = bytes.extracting(i ..< i &+ 8)
+                var any: UInt8 = 0
+                for k in 0..<8 { any |= eight[k] }
+                if any < 0x80 {
+                    for k in 0..<8 {
+                        let b = Int(eight[k] & 0x7F)
+                        out[length &+ k] = Int32(truncatingIfNeeded: b)
+                        h[b] &+= 1
+                    }
+                    length += 8
+                    i += 8
+                    continue
+                }
+            }
+            let b0 = UInt32(bytes[i])
+            if b0 < 0x80 {
+                out[length] = Int32(b0)
+                h[Int(b0 & 0x7F)] &+= 1
+                length += 1
+                i += 1
+                continue
+            }
+            let c: UInt32
+            if b0 < 0xE0, i + 1 < n {
+                c = (b0 & 0x1F) << 6 | UInt32(bytes[i + 1]) & 0x3F; i += 2
+            } else if b0 < 0xF0, i + 2 < n {
+                c = (b0 & 0x0F) << 12 | (UInt32(bytes[i + 1]) & 0x3F) << 6 | UInt32(bytes[i + 2]) & 0x3F; i += 3
+            } else if i + 3 < n {
+                c = (b0 & 0x07) << 18 | (UInt32(bytes[i + 1]) & 0x3F) << 12
+                    | (UInt32(bytes[i + 2]) & 0x3F) << 6 | UInt32(bytes[i + 3]) & 0x3F
+                i += 4
+            } else {
+                c = 0xFFFD; i += 1  // a truncated sequence (never in validated input)
+            }
+            let s: Int32
+            let bucket: Int
+            if c < 128 {
+                s = Int32(c)  // an over-long encoding (never in validated input)
+                bucket = Int(c & 0x7F)
+            } else {
+                if let known = alphabet[c] {
+                    s = known
+                } else {
+                    s = Int32(truncatingIfNeeded: 128 + alphabet.count)
+                    alphabet[c] = s
+                }
+                bucket = 128 | Int(s & 15)
+            }
+            h[bucket] &+= 1
+            out[length] = s
+            length += 1
+        }
+        return length
     }
 
     /// `needed[L]` for every `L` up to `min(limit, neededCap)`.
@@ -189,41 +202,29 @@ struct GreedyClusterer {
     /// The first representative from `c` on that passes the length and multiset bounds, with
     /// its `M_T`, or nil.
     private func candidate(from c: Int, length la: Int, window: ClosedRange<Int>) -> (Int, Int)? {
-        lengths.withUnsafeBufferPointer { len in
-            histograms.withUnsafeBufferPointer { hist in
-                currentHistogram.withUnsafeBufferPointer { h in
-                    needed.withUnsafeBufferPointer { table in
-                        let lo = window.lowerBound, hi = window.upperBound
-                        var c = c
-                        while c < len.count {
-                            let lb = Int(len[c])
-                            if lb >= lo && lb <= hi {
-                                let total = la + lb
-                                let m = total < table.count ? Int(table[total]) : Self.neededMatches(total, threshold)
-                                if m == 0 || la > Int(Int16.max) || lb > Int(Int16.max)
-                                    || Self.intersection(h.baseAddress!, hist.baseAddress! + c * Self.buckets) >= m {
-                                    return (c, m)
-                                }
-                            }
-                            c += 1
-                        }
-                        return nil
-                    }
+        let len = lengths.span, hist = histograms.span, h = currentHistogram.span, table = needed.span
+        let lo = window.lowerBound, hi = window.upperBound
+        let v = Self.vectorsPerHistogram
+        var c = c
+        while c < len.count {
+            let lb = Int(len[c])
+            if lb >= lo && lb <= hi {
+                let total = la + lb
+                let m = total < table.count ? Int(table[total]) : Self.neededMatches(total, threshold)
+                if m == 0 || la > Int(Int16.max) || lb > Int(Int16.max)
+                    || Self.intersection(h, hist.extracting(c * v ..< (c + 1) * v)) >= m {
+                    return (c, m)
                 }
             }
+            c += 1
         }
-    }
-
-    /// `assign(utf8:)` of bytes held in an array (an interned text).
-    @inline(__always)
-    mutating func assign(utf8 bytes: ArraySlice<UInt8>) -> Int {
-        bytes.withUnsafeBytes { assign(utf8: $0) }
+        return nil
     }
 
     /// The cluster of the UTF-8 text `bytes` (an index in order of creation); a new one when
     /// none matches.
-    mutating func assign(utf8 bytes: UnsafeRawBufferPointer) -> Int {
-        let la = load(bytes)
+    mutating func assign(utf8 bytes: ArraySlice<UInt8>) -> Int {
+        let la = Self.load(bytes.span, alphabet: &symbolOf, symbols: &current, histogram: &currentHistogram)
         let window = Self.lengthWindow(la, threshold)
         prepareNeeded(upTo: la + min(window.upperBound, maxLength))
         var from = 0
@@ -244,77 +245,70 @@ struct GreedyClusterer {
     private mutating func matches(_ c: Int, length la: Int, atLeast needed: Int) -> Int {
         let span = index[c] ?? buildIndex(c)
         let b = repStart[c]..<repStart[c + 1]
-        return current.withUnsafeBufferPointer { text in
-            let aKey = UnsafeBufferPointer(rebasing: text[0..<la])
-            return repSymbols.withUnsafeBufferPointer { symbols in
-                indexData.withUnsafeBufferPointer { data in
-                    let view = MatchView(
-                        aKey: aKey,
-                        bKey: UnsafeBufferPointer(rebasing: symbols[b]),
-                        bSeed: UnsafeBufferPointer(rebasing: data[span.seeds..<span.seeds + b.count]),
-                        start: UnsafeBufferPointer(rebasing: data[span.start...(span.start + span.keys)]),
-                        positions: UnsafeBufferPointer(rebasing: data[span.positions..<span.end]))
-                    return matcher.matches(view, atLeast: needed)
-                }
-            }
-        }
+        let view = MatchView(
+            aKey: current[0..<la],
+            bKey: repSymbols[b],
+            bSeed: indexData[span.seeds..<span.seeds + b.count],
+            start: indexData[span.start...(span.start + span.keys)],
+            positions: indexData[span.positions..<span.end])
+        return matcher.matches(view, atLeast: needed)
     }
 
     /// Builds representative `c`'s `b2j` index over the symbols known now (later symbols are
     /// absent from it, which they are).
     private mutating func buildIndex(_ c: Int) -> IndexSpan {
         let b = repStart[c]..<repStart[c + 1]
-        let lb = b.count
         let keys = 128 + symbolOf.count
         if counts.count < keys { counts = [Int32](repeating: 0, count: max(keys, 2 * counts.count)) }
         let seeds = indexUsed
-        let start = seeds + lb
+        let start = seeds + b.count
         let positions = start + keys + 1
-        let limit = MatchView.popularLimit(lb)
         // Room for every position; trimmed to the non-popular ones below.
-        if indexData.count < positions + lb {
-            var grown = [Int32](repeating: 0, count: max(positions + lb, 2 * indexData.count))
-            grown.withUnsafeMutableBufferPointer { g in
-                indexData.withUnsafeBufferPointer { old in
-                    if indexUsed > 0 { g.baseAddress!.update(from: old.baseAddress!, count: indexUsed) }
-                }
-            }
-            indexData = grown
+        let room = positions + b.count
+        if indexData.count < room {
+            indexData.append(contentsOf: repeatElement(0, count: max(room, 2 * indexData.count) - indexData.count))
         }
-        let end = repSymbols.withUnsafeBufferPointer { all in
-            let symbols = UnsafeBufferPointer(rebasing: all[b])
-            return counts.withUnsafeMutableBufferPointer { n in
-                indexData.withUnsafeMutableBufferPointer { data in
-                    for k in 0..<keys { n[k] = 0 }
-                    for s in symbols { n[Int(s)] &+= 1 }
-                    var total: Int32 = 0
-                    for k in 0..<keys {
-                        data[start &+ k] = total
-                        let m = n[k]
-                        // From now on: key k's next position slot, or -1 when it is popular.
-                        n[k] = m <= limit ? total : -1
-                        if m <= limit { total &+= m }
-                    }
-                    data[start &+ keys] = total
-                    var j = 0
-                    for s in symbols {
-                        let q = n[Int(s)]
-                        if q < 0 {
-                            data[seeds &+ j] = MatchView.popular
-                        } else {
-                            data[seeds &+ j] = s
-                            data[positions &+ Int(q)] = Int32(truncatingIfNeeded: j)
-                            n[Int(s)] = q &+ 1
-                        }
-                        j &+= 1
-                    }
-                    return positions + Int(total)
-                }
-            }
-        }
+        let end = Self.writeIndex(of: repSymbols[b], keys: keys, seeds: seeds, start: start, positions: positions,
+                                  counts: &counts, into: &indexData)
         indexUsed = end
         let span = IndexSpan(seeds: seeds, keys: keys, start: start, positions: positions, end: end)
         index[c] = span
         return span
+    }
+
+    /// Writes the `b2j` index of `symbolSlice` (keys in `0..<keys`) into `data`: the seeds at
+    /// `seeds`, the `keys + 1` starts at `start`, the non-popular positions from `positions` on;
+    /// returns the end of the positions. `counts` is scratch of at least `keys` entries.
+    private static func writeIndex(
+        of symbolSlice: ArraySlice<Int32>, keys: Int, seeds: Int, start: Int, positions: Int,
+        counts: inout [Int32], into data: inout [Int32]
+    ) -> Int {
+        let symbols = symbolSlice.span
+        let limit = MatchView.popularLimit(symbols.count)
+        var n = counts.mutableSpan
+        var out = data.mutableSpan
+        for k in 0..<keys { n[k] = 0 }
+        for j in symbols.indices { n[Int(symbols[j])] &+= 1 }
+        var total: Int32 = 0
+        for k in 0..<keys {
+            out[start &+ k] = total
+            let m = n[k]
+            // From now on: key k's next position slot, or -1 when it is popular.
+            n[k] = m <= limit ? total : -1
+            if m <= limit { total &+= m }
+        }
+        out[start &+ keys] = total
+        for j in symbols.indices {
+            let s = symbols[j]
+            let q = n[Int(s)]
+            if q < 0 {
+                out[seeds &+ j] = MatchView.popular
+            } else {
+                out[seeds &+ j] = s
+                out[positions &+ Int(q)] = Int32(truncatingIfNeeded: j)
+                n[Int(s)] = q &+ 1
+            }
+        }
+        return positions + Int(total)
     }
 }

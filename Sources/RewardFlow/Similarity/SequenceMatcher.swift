@@ -1,11 +1,10 @@
 // difflib's matching: prepared texts (`SimilarityText`), the ratio's matcher, and its core
-// (`MatchView`, `MatchCore`), which reads the prepared arrays through unchecked buffer views.
-// Invariants of the pointer code here: a `MatchView` is made inside `withUnsafeBufferPointer`
-// scopes of the arrays of one `(a, b)` pair and lives only for that call (the arrays are
-// immutable `let`s of `SimilarityText` or the matcher's own scratch, unchanged meanwhile). Its
-// reads are unchecked in release builds, so every index stays inside the pair's arrays: a-indices
-// in `0..<len(a)`, b-indices and `b2j` positions in `0..<len(b)`, and a key of `a` (which may lie
-// outside `0..<keyCount` when the element is not in `b`) indexes `start` only after that check.
+// (`MatchView`, `MatchCore`), which reads the prepared arrays through `Span`s: every index is
+// bounds-checked, so the code here is safe Swift (no pointer; `scripts/check_unsafe`).
+// Invariants the indexing relies on (a violation traps, it never reads out of bounds):
+// a-indices lie in `0..<len(a)`, b-indices and `b2j` positions in `0..<len(b)`, and a key of
+// `a` (which may lie outside `0..<keyCount` when the element is not in `b`) indexes `start`
+// only after that check.
 
 /// A text prepared for `difflib`-style matching: its Unicode scalars and, for use as the second
 /// sequence `b`, difflib's `b2j` index with autojunk applied.
@@ -39,11 +38,6 @@ package struct SimilarityText: Sendable {
     /// Prepares `text`.
     package init(_ text: String) {
         self.init(scalars: text.unicodeScalars.map { $0.value })
-    }
-
-    /// Prepares valid UTF-8 `bytes`.
-    package init(utf8 bytes: UnsafeRawBufferPointer) {
-        self.init(scalars: SimilarityText.decode(bytes))
     }
 
     /// Prepares a sequence of code points.
@@ -102,41 +96,6 @@ package struct SimilarityText: Sendable {
             if otherScalars[mid] < c { lo = mid + 1 } else { hi = mid }
         }
         return lo < otherScalars.count && otherScalars[lo] == c ? otherSlots[lo] : -1
-    }
-
-    /// Decodes valid UTF-8 into code points.
-    static func decode(_ bytes: UnsafeRawBufferPointer) -> [UInt32] {
-        var out: [UInt32] = []
-        out.reserveCapacity(bytes.count)
-        UTF8Scalars.forEach(bytes) { out.append($0) }
-        return out
-    }
-}
-
-/// UTF-8 decoding of the engine's validated texts.
-enum UTF8Scalars {
-    /// Calls `body` with each code point of valid UTF-8 `bytes`, in order (a truncated sequence,
-    /// never in validated input, gives U+FFFD).
-    @inline(__always)
-    static func forEach(_ bytes: UnsafeRawBufferPointer, _ body: (UInt32) -> Void) {
-        var i = 0
-        let n = bytes.count
-        while i < n {
-            let b0 = UInt32(bytes[i])
-            if b0 < 0x80 {
-                body(b0); i += 1
-            } else if b0 < 0xE0, i + 1 < n {
-                body((b0 & 0x1F) << 6 | UInt32(bytes[i + 1]) & 0x3F); i += 2
-            } else if b0 < 0xF0, i + 2 < n {
-                body((b0 & 0x0F) << 12 | (UInt32(bytes[i + 1]) & 0x3F) << 6 | UInt32(bytes[i + 2]) & 0x3F); i += 3
-            } else if i + 3 < n {
-                body((b0 & 0x07) << 18 | (UInt32(bytes[i + 1]) & 0x3F) << 12
-                    | (UInt32(bytes[i + 2]) & 0x3F) << 6 | UInt32(bytes[i + 3]) & 0x3F)
-                i += 4
-            } else {
-                body(0xFFFD); i += 1
-            }
-        }
     }
 }
 
@@ -204,36 +163,29 @@ package struct SequenceMatcher: Sendable {
     package mutating func matches(_ a: SimilarityText, _ b: SimilarityText, atLeast needed: Int) -> Int {
         aSlot.removeAll(keepingCapacity: true)
         for c in a.scalars { aSlot.append(b.slot(of: c)) }
-        return aSlot.withUnsafeBufferPointer { aKey in
-            b.keys.withUnsafeBufferPointer { bKey in
-                b.seeds.withUnsafeBufferPointer { bSeed in
-                    b.positionStart.withUnsafeBufferPointer { start in
-                        b.positions.withUnsafeBufferPointer { positions in
-                            core.matches(MatchView(aKey: aKey, bKey: bKey, bSeed: bSeed, start: start, positions: positions),
-                                         atLeast: needed)
-                        }
-                    }
-                }
-            }
-        }
+        let view = MatchView(aKey: aSlot[...], bKey: b.keys[...], bSeed: b.seeds[...],
+                             start: b.positionStart[...], positions: b.positions[...])
+        return core.matches(view, atLeast: needed)
     }
 }
 
 // MARK: - The matching core
 
-/// Borrowed inputs of one matching `(a, b)`, elements numbered by keys of `b`'s index: equal
-/// keys are equal elements.
+/// The inputs of one matching `(a, b)`, elements numbered by keys of `b`'s index: equal keys
+/// are equal elements. Slices of the prepared arrays (no copy), read through their `span`s,
+/// indexed from 0.
 ///
-/// - `aKey[i]`: the key of `a[i]`; negative or `>= keyCount` when the element is not in `b`.
+/// - `aKey[i]`: the key of `a[i]`; negative or `>= keyCount` (`start.count - 1`, the number of
+///   keys of `b`'s index) when the element is not in `b`.
 /// - `bKey[j]`: the key of `b[j]` (in `0..<keyCount`); `bSeed[j]`: the same, or `popular`.
 /// - `b2j`: the positions of key `s` are `positions[start[s]..<start[s+1]]`, ascending, empty
 ///   for popular keys (difflib's autojunk).
 struct MatchView {
-    let aKey: UnsafeBufferPointer<Int32>
-    let bKey: UnsafeBufferPointer<Int32>
-    let bSeed: UnsafeBufferPointer<Int32>
-    let start: UnsafeBufferPointer<Int32>
-    let positions: UnsafeBufferPointer<Int32>
+    let aKey: ArraySlice<Int32>
+    let bKey: ArraySlice<Int32>
+    let bSeed: ArraySlice<Int32>
+    let start: ArraySlice<Int32>
+    let positions: ArraySlice<Int32>
 
     /// The seed of a popular element (never equal to any key of `a`).
     static let popular: Int32 = -2
@@ -243,9 +195,6 @@ struct MatchView {
     @inline(__always) static func popularLimit(_ lb: Int) -> Int32 {
         lb >= 200 ? Int32(truncatingIfNeeded: lb / 100 + 1) : Int32.max
     }
-
-    /// The number of keys of `b`'s index.
-    @inline(__always) var keyCount: Int { start.count - 1 }
 }
 
 /// `get_matching_blocks` / `find_longest_match` over a `MatchView`, with reusable scratch.
@@ -270,20 +219,20 @@ struct MatchCore: Sendable {
     /// Whether most of `b` seeds (then diagonals are probed for a long run first).
     private var probe = false
 
-    /// Lists the seed rows of `a` (once per pair, at the first dynamic programme).
-    private mutating func listSeedRows(_ v: MatchView) {
-        let la = v.aKey.count
-        if seedRows.count < la { seedRows = [Int32](repeating: 0, count: max(la, 2 * seedRows.count)) }
-        let keys = v.keyCount
-        seedCount = seedRows.withUnsafeMutableBufferPointer { rows in
-            var n = 0
-            for i in 0..<la {
-                let s = Int(v.aKey[i])
-                rows[n] = Int32(truncatingIfNeeded: i)
-                if UInt(bitPattern: s) < UInt(keys) { n &+= v.start[s] < v.start[s + 1] ? 1 : 0 }
-            }
-            return n
+    /// Lists the seed rows of `a` into `rows` (grown to `len(a)` at least); returns their count.
+    @inline(__always)
+    private static func listSeedRows(_ v: MatchView, into rows: inout [Int32]) -> Int {
+        let aKey = v.aKey.span, start = v.start.span
+        let la = aKey.count
+        if rows.count < la { rows = [Int32](repeating: 0, count: max(la, 2 * rows.count)) }
+        var out = rows.mutableSpan
+        var n = 0
+        for i in 0..<la {
+            let s = Int(aKey[i])  // a key when `0 <= s < start.count - 1`
+            out[n] = Int32(truncatingIfNeeded: i)
+            if s >= 0 && s + 1 < start.count { n &+= start[s] < start[s + 1] ? 1 : 0 }
         }
+        return n
     }
 
     /// `M` of `(a, b)`; with `needed > 0`, stops once `M >= needed` is decided (see
@@ -321,16 +270,15 @@ struct MatchCore: Sendable {
         return total
     }
 
-    /// The longest run of equal non-popular elements on the diagonal through `(i, j)`, walking
-    /// `n` steps by `step` (+1 from a top-left corner, -1 from a bottom-right one).
+    /// The longest run of equal non-popular elements on the diagonal segment from `(i, j)` to
+    /// `(i + n - 1, j + n - 1)`.
     @inline(__always)
-    private static func diagonalRun(_ v: MatchView, _ i: Int, _ j: Int, _ n: Int, _ step: Int) -> Int {
+    private static func diagonalRun(_ v: MatchView, _ i: Int, _ j: Int, _ n: Int) -> Int {
+        let a = v.aKey.span.extracting(i ..< i + n), b = v.bSeed.span.extracting(j ..< j + n)
         var best = 0, run = 0
-        var x = i, y = j
-        for _ in 0..<n {
-            run = v.aKey[x] == v.bSeed[y] ? run &+ 1 : 0
+        for k in 0..<n {
+            run = a[k] == b[k] ? run &+ 1 : 0
             best = max(best, run)
-            x &+= step; y &+= step
         }
         return best
     }
@@ -341,12 +289,13 @@ struct MatchCore: Sendable {
         var run = 0
         if probe {
             let n = min(ahi - alo, bhi - blo)
-            run = max(Self.diagonalRun(v, alo, blo, n, 1), Self.diagonalRun(v, ahi - 1, bhi - 1, n, -1))
+            // The diagonals through the top-left and the bottom-right corners.
+            run = max(Self.diagonalRun(v, alo, blo, n), Self.diagonalRun(v, ahi - n, bhi - n, n))
         }
         var (besti, bestj, bestsize) = run >= 4
             ? Self.sampledRun(v, alo, ahi, blo, bhi, stride: run)
             : rowProgramme(v, alo, ahi, blo, bhi)
-        let x = v.aKey, y = v.bKey
+        let x = v.aKey.span, y = v.bKey.span
         while besti > alo && bestj > blo && x[besti - 1] == y[bestj - 1] {
             besti -= 1; bestj -= 1; bestsize += 1
         }
@@ -359,25 +308,27 @@ struct MatchCore: Sendable {
     /// The longest seed run when one of length `stride` exists: the seeds of rows
     /// `alo + stride - 1 + m·stride`, each extended along its diagonal inside the rectangle;
     /// the longest, then earliest in `a`, then in `b`.
+    @inline(__always)
     private static func sampledRun(
         _ v: MatchView, _ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int, stride: Int
     ) -> (Int, Int, Int) {
+        let aKey = v.aKey.span, bSeed = v.bSeed.span, start = v.start.span, positions = v.positions.span
         var besti = alo, bestj = blo, bestsize = 0
-        let keys = v.keyCount
         var r = alo + stride - 1
         while r < ahi {
-            let s = Int(v.aKey[r])
-            if s >= 0 && s < keys {
-                for p in Int(v.start[s])..<Int(v.start[s + 1]) {
-                    let j = Int(v.positions[p])
+            let s = Int(aKey[r])
+            if s >= 0 && s + 1 < start.count {
+                let b2j = positions.extracting(Int(start[s]) ..< Int(start[s + 1]))
+                for p in b2j.indices {
+                    let j = Int(b2j[p])
                     if j < blo { continue }
                     if j >= bhi { break }
                     // On the best run already (maximal runs of one diagonal are disjoint).
                     if j - r == bestj - besti && r >= besti && r < besti + bestsize { continue }
                     var i0 = r, j0 = j
-                    while i0 > alo && j0 > blo && v.aKey[i0 - 1] == v.bSeed[j0 - 1] { i0 -= 1; j0 -= 1 }
+                    while i0 > alo && j0 > blo && aKey[i0 - 1] == bSeed[j0 - 1] { i0 -= 1; j0 -= 1 }
                     var i1 = r + 1, j1 = j + 1
-                    while i1 < ahi && j1 < bhi && v.aKey[i1] == v.bSeed[j1] { i1 += 1; j1 += 1 }
+                    while i1 < ahi && j1 < bhi && aKey[i1] == bSeed[j1] { i1 += 1; j1 += 1 }
                     let k = i1 - i0
                     if k > bestsize || (k == bestsize && (i0 < besti || (i0 == besti && j0 < bestj))) {
                         besti = i0; bestj = j0; bestsize = k
@@ -389,63 +340,70 @@ struct MatchCore: Sendable {
         return (besti, bestj, bestsize)
     }
 
-    /// difflib's dynamic programme: row i of `j2len` lives in `j2len[j]` stamped `base + i`; a
-    /// row reads the previous row's `j2len[j-1]`. Rows are walked with j descending so one array
-    /// holds both rows; within a row the best is the smallest j reaching the row's largest k,
-    /// which is what difflib's ascending scan with `k > bestsize` keeps.
+    /// difflib's dynamic programme over the seed rows of `alo..<ahi` (listed once per pair).
     private mutating func rowProgramme(
         _ v: MatchView, _ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int
     ) -> (Int, Int, Int) {
-        var besti = alo, bestj = blo, bestsize = 0
-        if seedCount < 0 { listSeedRows(v) }
+        if seedCount < 0 { seedCount = Self.listSeedRows(v, into: &seedRows) }
         stamp += 2
         let base = stamp - alo
         stamp += ahi - alo
-        j2len.withUnsafeMutableBufferPointer { len in
-            j2stamp.withUnsafeMutableBufferPointer { st in
-                seedRows.withUnsafeBufferPointer { all in
-                let rows = UnsafeBufferPointer(rebasing: all[0..<seedCount])
-                // Rows without seeds write nothing: walk the seed rows of alo..<ahi only.
-                var lower = 0, upper = rows.count
-                while lower < upper {
-                    let mid = (lower + upper) >> 1
-                    if Int(rows[mid]) < alo { lower = mid + 1 } else { upper = mid }
+        return Self.rowProgramme(v, alo, ahi, blo, bhi, seedRows: seedRows[0..<seedCount],
+                                 rowStamp: base, lengths: &j2len, stamps: &j2stamp)
+    }
+
+    /// The dynamic programme itself: row i of `j2len` (`lengths`) lives in `lengths[j]` stamped
+    /// `rowStamp + i`; a row reads the previous row's `lengths[j-1]`. Rows are walked with j
+    /// descending so one array holds both rows; within a row the best is the smallest j reaching
+    /// the row's largest k, which is what difflib's ascending scan with `k > bestsize` keeps.
+    /// Rows without seeds write nothing, so only `seedRows` are walked.
+    @inline(__always)
+    private static func rowProgramme(
+        _ v: MatchView, _ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int, seedRows: ArraySlice<Int32>,
+        rowStamp base: Int, lengths: inout [Int32], stamps: inout [Int]
+    ) -> (Int, Int, Int) {
+        let aKey = v.aKey.span, start = v.start.span, positions = v.positions.span
+        let rows = seedRows.span
+        var len = lengths.mutableSpan, st = stamps.mutableSpan
+        precondition(blo >= 0 && bhi <= len.count && bhi <= st.count)  // lets the checks below go
+        var besti = alo, bestj = blo, bestsize = 0
+        var lower = 0, upper = rows.count
+        while lower < upper {
+            let mid = (lower + upper) >> 1
+            if Int(rows[mid]) < alo { lower = mid + 1 } else { upper = mid }
+        }
+        for q in lower..<rows.count {
+            let i = Int(rows[q])
+            if i >= ahi { break }
+            let s = Int(aKey[i])
+            let b2j = positions.extracting(Int(start[s]) ..< Int(start[s + 1]))
+            let row = base + i
+            var rowBest = 0, rowJ = 0
+            var p = b2j.count - 1
+            if b2j.count > 4 && Int(b2j[p]) >= bhi {
+                // Skip the positions at or past bhi: p = the last one below bhi, or -1.
+                var l = 0, u = b2j.count
+                while l < u {
+                    let mid = (l + u) >> 1
+                    if Int(b2j[mid]) < bhi { l = mid + 1 } else { u = mid }
                 }
-                for q in lower..<rows.count {
-                    let i = Int(rows[q])
-                    if i >= ahi { break }
-                    let s = Int(v.aKey[i])
-                    let lo = Int(v.start[s]), hi = Int(v.start[s + 1])
-                    let row = base + i
-                    var rowBest = 0, rowJ = 0
-                    var p = hi - 1
-                    if hi - lo > 4 && Int(v.positions[p]) >= bhi {
-                        // Skip the positions at or past bhi: p = the last one below bhi, or lo - 1.
-                        var l = lo, u = hi
-                        while l < u {
-                            let mid = (l + u) >> 1
-                            if Int(v.positions[mid]) < bhi { l = mid + 1 } else { u = mid }
-                        }
-                        p = l - 1
-                    }
-                    while p >= lo {
-                        let j = Int(v.positions[p])
-                        p -= 1
-                        if j >= bhi { continue }
-                        if j < blo { break }
-                        var k = 1
-                        if j > 0 && st[j - 1] == row - 1 { k = Int(len[j - 1]) + 1 }
-                        len[j] = Int32(k)
-                        st[j] = row
-                        if k >= rowBest { rowBest = k; rowJ = j }
-                    }
-                    if rowBest > bestsize {
-                        besti = i - rowBest + 1
-                        bestj = rowJ - rowBest + 1
-                        bestsize = rowBest
-                    }
-                }
-                }
+                p = l - 1
+            }
+            while p >= 0 {
+                let j = Int(b2j[p])
+                p -= 1
+                if j >= bhi { continue }
+                if j < blo { break }
+                var k = 1
+                if j > 0 && st[j - 1] == row - 1 { k = Int(len[j - 1]) + 1 }
+                len[j] = Int32(k)
+                st[j] = row
+                if k >= rowBest { rowBest = k; rowJ = j }
+            }
+            if rowBest > bestsize {
+                besti = i - rowBest + 1
+                bestj = rowJ - rowBest + 1
+                bestsize = rowBest
             }
         }
         return (besti, bestj, bestsize)
