@@ -39,6 +39,26 @@ package enum FileIO {
         }
     }
 
+    /// `read(2)` into `buffer[offset...]`: at most `buffer.count - offset` bytes; 0 at the end
+    /// of the file (or when no byte of `buffer` is left).
+    static func read(_ fd: FileDescriptor, into buffer: inout [UInt8], from offset: Int, path: String) throws(RewardFlowError) -> Int {
+        precondition(0 <= offset && offset <= buffer.count, "read offset \(offset) outside 0...\(buffer.count)")
+        return try buffer.withUnsafeMutableBytes { raw -> Result<Int, RewardFlowError> in
+            do throws(RewardFlowError) {
+                return .success(try read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[offset...]), path: path))
+            } catch {
+                return .failure(error)
+            }
+        }.get()
+    }
+
+    /// The size of `fd` (`fstat(2)`) when it is a regular file, else nil.
+    static func regularFileSize(_ fd: FileDescriptor) -> Int? {
+        var info = stat()
+        guard fstat(fd.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(info.st_size)
+    }
+
     /// `write(2)` until every byte of `bytes` is written. `recover` sees each failure and may
     /// return true to retry (after switching `O_DIRECT` off, say); else the write throws.
     package static func writeAll(
@@ -130,6 +150,45 @@ package enum FileIO {
     static func link(_ source: String, to target: String) throws(Errno) {
         guard linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0 else { throw Errno(rawValue: errno) }
     }
+}
+
+/// A regular file mapped read-only for one sequential pass; unmapped in `deinit`.
+///
+/// Invariant: `base[0..<count]` stays readable for the mapping's lifetime (unless another
+/// process truncates the file, which `mmap` turns into `SIGBUS`).
+final class MappedFile {
+    let base: UnsafePointer<UInt8>
+    let count: Int
+
+    /// Maps `count` bytes of `fd` (a regular file of at least that size); nil when `mmap` fails
+    /// (the caller then reads the file instead).
+    init?(_ fd: FileDescriptor, count: Int) {
+        guard let address = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd.rawValue, 0), address != MAP_FAILED else { return nil }
+        _ = madvise(address, count, MADV_SEQUENTIAL)
+        base = UnsafePointer(address.assumingMemoryBound(to: UInt8.self))
+        self.count = count
+    }
+
+    /// Bytes `[0, released)` have been dropped from the process's resident set.
+    private var released = 0
+
+    /// Drops the mapped pages wholly before `offset` from the resident set (`MADV_DONTNEED`;
+    /// the page cache keeps them): a pass over the file keeps only the part being parsed
+    /// resident. Reading those bytes again would fault them back in.
+    func release(upTo offset: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let end = offset / page * page
+        guard end > released else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base) + released, end - released, MADV_DONTNEED)
+        released = end
+    }
+
+    /// Runs `body` with the mapped bytes (`base[0..<count]`, alive for the mapping's lifetime).
+    func withBytes<R, Failure: Error>(_ body: (Span<UInt8>) throws(Failure) -> R) throws(Failure) -> R {
+        try body(UnsafeBufferPointer(start: base, count: count).span)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), count) }
 }
 
 /// How a program that `FileIO.run(_:standardInput:)` started ended.

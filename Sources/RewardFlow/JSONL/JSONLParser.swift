@@ -25,6 +25,15 @@ struct JSONLParser {
         lastTrajectory = -1
     }
 
+    /// Parses the complete lines of `lines` (the last one may lack its newline).
+    mutating func parseLines(_ lines: Span<UInt8>) throws(RewardFlowError) {
+        try lines.withUnsafeBufferPointer { (bytes) throws(RewardFlowError) in
+            guard let base = bytes.baseAddress else { return }
+            try parseLines(base, bytes.count)
+        }
+    }
+
+    /// Parses the complete lines of `base[0..<count]`.
     mutating func parseLines(_ base: UnsafePointer<UInt8>, _ count: Int) throws(RewardFlowError) {
         var start = base
         let stop = base + count

@@ -1,4 +1,3 @@
-import Glibc
 import SystemPackage
 
 /// Reads SPEC §1 step rows from JSON Lines: a byte-level scanner, streaming in fixed-size chunks.
@@ -6,7 +5,8 @@ import SystemPackage
 /// No Foundation JSON and no per-row dictionary: each line is scanned once, its strings are
 /// validated as UTF-8 and interned straight from the input buffer, numbers are parsed in place.
 /// Errors name the 1-based line and the field. Blank lines are skipped; unknown fields are
-/// checked for JSON syntax and ignored.
+/// checked for JSON syntax and ignored. Safe code: the bytes are handed around as `Span`s (the
+/// mapping and `read(2)` are `FileIO`'s and `MappedFile`'s, the scanner's pointers the parser's).
 public enum JSONLReader {
     /// Bytes read from the file per `read(2)` call.
     static let chunkSize = 16 << 20
@@ -47,17 +47,16 @@ public enum JSONLReader {
         defer { if fd != .standardInput { try? fd.close() } }
         var parser = JSONLParser()
         parser.maxLineBytes = maxLineBytes
-        var info = stat()
-        if fstat(fd.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+        if let size = FileIO.regularFileSize(fd) {
             // Reserve (address space only: untouched pages cost nothing) so the columns and
             // the state text grow without copying: a line is at least ~64 bytes.
-            parser.rows.reserve(forInputBytes: Int(info.st_size))
-            if mapping, info.st_size > 0, let file = MappedFile(fd, count: Int(info.st_size)) {
+            parser.rows.reserve(forInputBytes: size)
+            if mapping, size > 0, let file = MappedFile(fd, count: size) {
                 try parseMapped(file, &parser, chunkBytes: max(1, chunkBytes), threads: threads, progress: progress)
                 return parser.rows
             }
         }
-        var shards: [JSONLParser] = []
+        var parts: [JSONLParser] = []
         var buffer = [UInt8](repeating: 0, count: max(1, chunkBytes))
         var filled = 0
         while true {
@@ -66,35 +65,17 @@ public enum JSONLReader {
                 let grown = min(buffer.count * 2, maxLineBytes + 1)
                 buffer.append(contentsOf: repeatElement(0, count: max(grown - buffer.count, 1)))
             }
-            let got = try buffer.withUnsafeMutableBytes { raw -> Result<Int, RewardFlowError> in
-                do throws(RewardFlowError) {
-                    return .success(try FileIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]), path: path))
-                } catch {
-                    return .failure(error)
-                }
-            }.get()
+            let got = try FileIO.read(fd, into: &buffer, from: filled, path: path)
             let atEnd = got == 0
             filled += got
             // Parse every complete line; keep the tail for the next read.
-            let consumed = try buffer.withUnsafeBytes { raw -> Result<Int, RewardFlowError> in
-                let base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                var end = filled
-                if !atEnd {
-                    guard let nl = lastNewline(base, filled) else { return .success(0) }
-                    end = nl + 1
-                }
-                do throws(RewardFlowError) {
-                    try parseParallel(&parser, &shards, base, end, threads: threads)
-                } catch {
-                    return .failure(error)
-                }
-                return .success(end)
-            }.get()
+            var consumed = filled
+            if !atEnd { consumed = lastNewline(buffer.span.extracting(0..<filled)).map { $0 + 1 } ?? 0 }
             if consumed > 0 {
-                buffer.withUnsafeMutableBytes { raw in
-                    let base = raw.baseAddress!
-                    memmove(base, base + consumed, filled - consumed)
-                }
+                try parseParallel(&parser, &parts, buffer.span.extracting(0..<consumed), threads: threads)
+                // The tail (the start of one line) moves to the front.
+                let tail = Array(buffer[consumed..<filled])
+                buffer.replaceSubrange(0..<tail.count, with: tail)
                 filled -= consumed
                 progress?(parser.rows.count)
             }
@@ -111,28 +92,30 @@ public enum JSONLReader {
     private static func parseMapped(
         _ file: MappedFile, _ parser: inout JSONLParser, chunkBytes: Int, threads: Int, progress: ((Int) -> Void)?
     ) throws(RewardFlowError) {
-        var shards: [JSONLParser] = []
-        let base = file.base, count = file.count
-        var start = 0
-        while start < count {
-            var end = count
-            if count - start > chunkBytes {
-                if let nl = lastNewline(base + start, chunkBytes) {
-                    end = start + nl + 1
-                } else {
-                    // The line at `start` is longer than a chunk: its newline, within the limit.
-                    let reach = min(count - start, parser.maxLineBytes == Int.max ? Int.max : parser.maxLineBytes + 1)
-                    if let nl = memchr(base + start, 0x0A, reach) {
-                        end = UnsafePointer(nl.assumingMemoryBound(to: UInt8.self)) - base + 1
-                    } else if reach < count - start {
-                        throw lineTooLong(line: parser.line + 1, limit: parser.maxLineBytes)
+        var parts: [JSONLParser] = []
+        try file.withBytes { (bytes) throws(RewardFlowError) in
+            let count = bytes.count
+            var start = 0
+            while start < count {
+                var end = count
+                if count - start > chunkBytes {
+                    if let nl = lastNewline(bytes.extracting(start ..< start + chunkBytes)) {
+                        end = start + nl + 1
+                    } else {
+                        // The line at `start` is longer than a chunk: its newline, within the limit.
+                        let reach = min(count - start, parser.maxLineBytes == Int.max ? Int.max : parser.maxLineBytes + 1)
+                        if let nl = ByteSpans.firstIndex(of: 0x0A, in: bytes.extracting(start ..< start + reach)) {
+                            end = start + nl + 1
+                        } else if reach < count - start {
+                            throw lineTooLong(line: parser.line + 1, limit: parser.maxLineBytes)
+                        }
                     }
                 }
+                try parseParallel(&parser, &parts, bytes.extracting(start..<end), threads: threads)
+                start = end
+                file.release(upTo: start)  // parsed bytes leave the resident set (they stay cached)
+                progress?(parser.rows.count)
             }
-            try parseParallel(&parser, &shards, base + start, end - start, threads: threads)
-            start = end
-            file.release(upTo: start)  // parsed bytes leave the resident set (they stay cached)
-            progress?(parser.rows.count)
         }
     }
 
@@ -154,32 +137,25 @@ public enum JSONLReader {
     public static func parse(bytes: inout [UInt8], threads: Int? = nil) throws(RewardFlowError) -> StepRows {
         let threads = Parallel.threads(threads)
         var parser = JSONLParser()
-        try bytes.withUnsafeBytes { raw -> Result<Void, RewardFlowError> in
-            guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .success(()) }
-            do throws(RewardFlowError) {
-                var shards: [JSONLParser] = []
-                try parseParallel(&parser, &shards, base, raw.count, threads: threads)
-            } catch {
-                return .failure(error)
-            }
-            return .success(())
-        }.get()
+        var parts: [JSONLParser] = []
+        try parseParallel(&parser, &parts, bytes.span, threads: threads)
         return parser.rows
     }
 
-    /// Parses the complete lines `base[0..<count]` into `parser`, split at line boundaries
-    /// into one part per thread (`threads` of them). Part 0 goes straight into `parser`; every other part into a
-    /// fresh parser whose rows are then appended in order, interning their strings into the
+    /// Parses the complete lines `lines` into `parser`, split at line boundaries into one part
+    /// per thread (`threads` of them). Part 0 goes straight into `parser`; every other part into
+    /// a fresh parser whose rows are then appended in order, interning their strings into the
     /// batch's tables in their order of first appearance. So ids, rows and errors are exactly
     /// those of a sequential parse, whatever the thread count.
-    /// `shards` are the other parts' parsers, kept from chunk to chunk (emptied, capacity kept,
-    /// so their buffers are not mapped afresh for every chunk).
+    /// `parts` holds the parts' parsers, kept from chunk to chunk (emptied, capacity kept, so
+    /// their buffers are not mapped afresh for every chunk); `parser` is swapped into slot 0
+    /// for the parallel parse (a swap, so its tables are never copied).
     private static func parseParallel(
-        _ parser: inout JSONLParser, _ shards: inout [JSONLParser], _ base: UnsafePointer<UInt8>, _ count: Int,
-        threads: Int
+        _ parser: inout JSONLParser, _ parts: inout [JSONLParser], _ lines: Span<UInt8>, threads: Int
     ) throws(RewardFlowError) {
+        let count = lines.count
         guard threads > 1, count >= parallelThreshold else {
-            try parser.parseLines(base, count)
+            try parser.parseLines(lines)
             return
         }
         // Part 0 interns into the batch's large tables (more cache misses) while the others
@@ -187,39 +163,32 @@ public enum JSONLReader {
         var cuts = [0]
         for k in 1..<threads {
             let from = max(cuts[k - 1], count * (k * 100 - 12) / (threads * 100))
-            let nl = from < count ? memchr(base + from, 0x0A, count - from) : nil
-            cuts.append(nl.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base + 1 } ?? count)
+            let nl = ByteSpans.firstIndex(of: 0x0A, in: lines.extracting(from..<count))
+            cuts.append(nl.map { from + $0 + 1 } ?? count)
         }
         cuts.append(count)
-        while shards.count < threads - 1 { shards.append(JSONLParser()) }
-        for k in shards.indices {
-            shards[k].reset()
-            shards[k].maxLineBytes = parser.maxLineBytes
+        while parts.count < threads { parts.append(JSONLParser()) }
+        for k in 1..<threads {
+            parts[k].reset()
+            parts[k].maxLineBytes = parser.maxLineBytes
         }
+        swap(&parser, &parts[0])
         var errors = [RewardFlowError?](repeating: nil, count: threads)
-        withUnsafeMutablePointer(to: &parser) { first in
-            shards.withUnsafeMutableBufferPointer { shardBuffer in
-                errors.withUnsafeMutableBufferPointer { errorBuffer in
-                    let (first, shardOut, errorOut) = (UncheckedSendable(first), SendableBuffer(shardBuffer), SendableBuffer(errorBuffer))
-                    Parallel.forEachChunk(threads: threads, count: threads) { parts in
-                        for k in parts {
-                            do throws(RewardFlowError) {
-                                if k == 0 {
-                                    try first.value.pointee.parseLines(base, cuts[1])
-                                } else {
-                                    try shardOut.base[k - 1].parseLines(base + cuts[k], cuts[k + 1] - cuts[k])
-                                }
-                            } catch {
-                                errorOut[k] = error
-                            }
-                        }
+        Parallel.forEachChunk(threads: threads, count: threads, writing: &parts, &errors) { chunk, parsers, errorOut in
+            for k in chunk {
+                do throws(RewardFlowError) {
+                    try parsers.modify(k) { (part) throws(RewardFlowError) in
+                        try part.parseLines(lines.extracting(cuts[k]..<cuts[k + 1]))
                     }
+                } catch {
+                    errorOut[k] = error
                 }
             }
         }
+        swap(&parser, &parts[0])
         if let error = errors[0] { throw error }
         for k in 1..<threads {
-            let shard = shards[k - 1]
+            let shard = parts[k]
             let offset = parser.line
             if let error = errors[k] {
                 // A state/state_key conflict at the part's first row comes before its own error.
@@ -235,46 +204,13 @@ public enum JSONLReader {
         parser.lastTrajectory = -1
     }
 
-    private static func lastNewline(_ base: UnsafePointer<UInt8>, _ count: Int) -> Int? {
-        var i = count - 1
+    /// The index of the last newline of `bytes`, or nil.
+    private static func lastNewline(_ bytes: Span<UInt8>) -> Int? {
+        var i = bytes.count - 1
         while i >= 0 {
-            if base[i] == 0x0A { return i }
+            if bytes[i] == 0x0A { return i }
             i -= 1
         }
         return nil
     }
-}
-
-/// A regular file mapped read-only for one sequential pass; unmapped in `deinit`.
-///
-/// Invariant: `base[0..<count]` stays readable for the mapping's lifetime (unless another
-/// process truncates the file, which `mmap` turns into `SIGBUS`).
-final class MappedFile {
-    let base: UnsafePointer<UInt8>
-    let count: Int
-
-    /// Maps `count` bytes of `fd` (a regular file of at least that size); nil when `mmap` fails
-    /// (the caller then reads the file instead).
-    init?(_ fd: FileDescriptor, count: Int) {
-        guard let address = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd.rawValue, 0), address != MAP_FAILED else { return nil }
-        _ = madvise(address, count, MADV_SEQUENTIAL)
-        base = UnsafePointer(address.assumingMemoryBound(to: UInt8.self))
-        self.count = count
-    }
-
-    /// Bytes `[0, released)` have been dropped from the process's resident set.
-    private var released = 0
-
-    /// Drops the mapped pages wholly before `offset` from the resident set (`MADV_DONTNEED`;
-    /// the page cache keeps them): a pass over the file keeps only the part being parsed
-    /// resident. Reading those bytes again would fault them back in.
-    func release(upTo offset: Int) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let end = offset / page * page
-        guard end > released else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base) + released, end - released, MADV_DONTNEED)
-        released = end
-    }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), count) }
 }

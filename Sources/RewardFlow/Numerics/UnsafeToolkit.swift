@@ -43,6 +43,13 @@ package struct SendableBuffer<Element>: @unchecked Sendable {
         nonmutating set { base[i] = newValue }
     }
 
+    /// Runs `body` on element `i` in place (no copy of the element, so no copy-on-write of
+    /// the arrays it holds).
+    @inline(__always)
+    func modify<R, Failure: Error>(_ i: Int, _ body: (inout Element) throws(Failure) -> R) throws(Failure) -> R {
+        try body(&base[i])
+    }
+
     /// The elements `range` as a view of their own, indexed from 0.
     @inline(__always)
     subscript(range: Range<Int>) -> SendableBuffer<Element> {
@@ -352,5 +359,13 @@ enum ByteSpans {
     @inline(__always)
     static func append(_ span: Span<UInt8>, to bytes: inout [UInt8]) {
         span.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
+    }
+
+    /// The index of the first `byte` in `span` (`memchr`, vectorised), or nil.
+    static func firstIndex(of byte: UInt8, in span: Span<UInt8>) -> Int? {
+        span.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress, let found = memchr(base, Int32(byte), bytes.count) else { return nil }
+            return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+        }
     }
 }
