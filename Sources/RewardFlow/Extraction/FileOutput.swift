@@ -77,6 +77,13 @@ package enum FileIO {
         }
     }
 
+    /// `write(2)` of every byte of `bytes`; `recover` as in `writeAll(_:_:path:recover:)`.
+    static func writeAll(
+        _ fd: FileDescriptor, _ bytes: Span<UInt8>, path: String, recover: (Errno) -> Bool = { _ in false }
+    ) throws(RewardFlowError) {
+        try bytes.withUnsafeBytes { (raw) throws(RewardFlowError) in try writeAll(fd, raw, path: path, recover: recover) }
+    }
+
     /// `write(2)` of every byte of `bytes`.
     package static func writeAll(_ fd: FileDescriptor, _ bytes: [UInt8], path: String) throws(RewardFlowError) {
         try bytes.withUnsafeBytes { raw -> Result<Void, RewardFlowError> in

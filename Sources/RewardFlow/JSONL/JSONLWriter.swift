@@ -9,7 +9,8 @@ import SystemPackage
 /// Doubles are written in their shortest round-trip form (`DoubleFormatter`, the same text as
 /// `Double.description`); `-0.0` is written `0.0`. Blocks of rows are rendered in parallel into
 /// reusable buffers and written in order by a writer thread while the next blocks render, so
-/// the bytes never depend on the thread count.
+/// the bytes never depend on the thread count. Safe code: rows render through bounds-checked
+/// `OutputSpan`s of the toolkit's `ByteBuffer`.
 public enum JSONLWriter {
     /// Rows per rendered block.
     static let blockRows = 16_384
@@ -27,15 +28,10 @@ public enum JSONLWriter {
                 renderRows((rows.count * b / parts)..<(rows.count * (b + 1) / parts), rows, scored, names, buffers[b])
             }
         }
-        let total = buffers.reduce(0) { $0 + $1.count }
-        return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
-            var offset = 0
-            for buffer in buffers {
-                (out.baseAddress! + offset).initialize(from: buffer.base, count: buffer.count)
-                offset += buffer.count
-            }
-            initialized = total
-        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(buffers.reduce(0) { $0 + $1.count })
+        for buffer in buffers { buffer.append(to: &bytes) }
+        return bytes
     }
 
     /// Writes the output to `path` atomically through `OutputFile` (an unnamed file that gets
@@ -78,7 +74,7 @@ public enum JSONLWriter {
             Parallel.forEachChunk(threads: threads, count: blocks) { range in
                 for b in range {
                     let lo = first + b * blockRows, hi = min(rows.count, lo + blockRows)
-                    buffers[b].count = 0
+                    buffers[b].removeAll()
                     renderRows(lo..<hi, rows, scored, names, buffers[b])
                 }
             }
@@ -131,86 +127,28 @@ public enum JSONLWriter {
     ) {
         let advantages = scored.advantages
         let r = scored.rewards
-        names.bytes.withUnsafeBufferPointer { nameBytes in
-            let nameBase = nameBytes.baseAddress!
-            for i in range {
-                let g = Int(rows.group[i]), t = Int(rows.trajectory[i])
-                let gLo = names.groupStart[g], gHi = names.groupStart[g + 1]
-                let tLo = names.trajectoryOffset + names.trajectoryStart[t]
-                let tHi = names.trajectoryOffset + names.trajectoryStart[t + 1]
-                buffer.reserve((gHi - gLo) + (tHi - tLo) + 64 + 7 * 48)
-                var p = buffer.base + buffer.count
-                let start = p
-                p = put(#"{"group": "#, p)
-                p.update(from: nameBase + gLo, count: gHi - gLo); p += gHi - gLo
-                p = put(#", "trajectory": "#, p)
-                p.update(from: nameBase + tLo, count: tHi - tLo); p += tHi - tLo
-                p = put(#", "step": "#, p)
-                p += DoubleFormatter.writeInteger(Int(rows.step[i]), to: p)
-                p = put(#", "value": "#, p)
-                p += DoubleFormatter.write(r.value[i] + 0.0, to: p)
-                p = put(#", "step_reward": "#, p)
-                p += DoubleFormatter.write(r.stepReward[i] + 0.0, to: p)
-                p = put(#", "step_reward_abs": "#, p)
-                p += DoubleFormatter.write(r.stepRewardAbs[i] + 0.0, to: p)
+        let nameBytes = names.bytes.span
+        for i in range {
+            let g = Int(rows.group[i]), t = Int(rows.trajectory[i])
+            let group = nameBytes.extracting(names.groupStart[g] ..< names.groupStart[g + 1])
+            let trajectory = nameBytes.extracting(
+                names.trajectoryOffset + names.trajectoryStart[t] ..< names.trajectoryOffset + names.trajectoryStart[t + 1])
+            buffer.append(reserving: group.count + trajectory.count + 64 + 7 * 48) { out in
+                out.append(#"{"group": "#, group)
+                out.append(#", "trajectory": "#, trajectory)
+                DoubleFormatter.writeInteger(#", "step": "#, Int(rows.step[i]), to: &out)
+                DoubleFormatter.write(#", "value": "#, r.value[i] + 0.0, to: &out)
+                DoubleFormatter.write(#", "step_reward": "#, r.stepReward[i] + 0.0, to: &out)
+                DoubleFormatter.write(#", "step_reward_abs": "#, r.stepRewardAbs[i] + 0.0, to: &out)
                 if let a = advantages {
-                    p = put(#", "episode_advantage": "#, p)
-                    p += DoubleFormatter.write(a.episode[i] + 0.0, to: p)
-                    p = put(#", "step_advantage": "#, p)
-                    p += DoubleFormatter.write(a.step[i] + 0.0, to: p)
-                    p = put(#", "advantage": "#, p)
-                    p += DoubleFormatter.write(a.combined[i] + 0.0, to: p)
+                    DoubleFormatter.write(#", "episode_advantage": "#, a.episode[i] + 0.0, to: &out)
+                    DoubleFormatter.write(#", "step_advantage": "#, a.step[i] + 0.0, to: &out)
+                    DoubleFormatter.write(#", "advantage": "#, a.combined[i] + 0.0, to: &out)
                 }
-                p[0] = 0x7D
-                p[1] = 0x0A
-                p += 2
-                buffer.count += p - start
+                out.append(0x7D)
+                out.append(0x0A)
             }
         }
-    }
-
-    @inline(__always)
-    static func put(_ text: StaticString, _ p: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-        p.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
-        return p + text.utf8CodeUnitCount
-    }
-}
-
-/// A growable byte buffer with a raw base pointer (page aligned, so it can feed `O_DIRECT`).
-/// Used by one thread at a time: the renderer, then (after a hand-off) the writer.
-final class ByteBuffer: @unchecked Sendable {
-    private(set) var base: UnsafeMutablePointer<UInt8>
-    private(set) var capacity: Int
-    /// Bytes in use.
-    var count = 0
-
-    init(capacity: Int) {
-        self.capacity = max(4096, capacity)
-        base = ByteBuffer.allocate(self.capacity)
-    }
-
-    deinit { free(base) }
-
-    /// Makes room for `extra` more bytes.
-    @inline(__always)
-    func reserve(_ extra: Int) {
-        if count + extra > capacity { grow(count + extra) }
-    }
-
-    private func grow(_ needed: Int) {
-        var size = capacity * 2
-        while size < needed { size *= 2 }
-        let grown = ByteBuffer.allocate(size)
-        grown.update(from: base, count: count)
-        free(base)
-        base = grown
-        capacity = size
-    }
-
-    private static func allocate(_ size: Int) -> UnsafeMutablePointer<UInt8> {
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 4096, (size + 4095) & ~4095) == 0, let raw else { fatalError("out of memory") }
-        return raw.bindMemory(to: UInt8.self, capacity: size)
     }
 }
 
@@ -242,8 +180,7 @@ final class FileSink: @unchecked Sendable {
         self.path = path
         staging = ByteBuffer(capacity: direct ? 8 << 20 : 0)
         if direct {
-            var info = stat()
-            if fstat(fd.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+            if FileIO.regularFileSize(fd) != nil {
                 let flags = fcntl(fd.rawValue, F_GETFL)
                 self.direct = FileSink.oDirect != 0 && flags >= 0 && fcntl(fd.rawValue, F_SETFL, flags | FileSink.oDirect) == 0
             }
@@ -253,23 +190,19 @@ final class FileSink: @unchecked Sendable {
     func write(_ buffer: ByteBuffer) {
         guard error == nil else { return }
         guard direct else {
-            emit(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count))
+            emit(buffer, 0..<buffer.count)
             return
         }
         var offset = 0
         while offset < buffer.count && error == nil {
             let room = 8 << 20 - staging.count
             let n = min(room, buffer.count - offset)
-            staging.reserve(n)
-            (staging.base + staging.count).update(from: buffer.base + offset, count: n)
-            staging.count += n
+            staging.append(buffer, offset ..< offset + n)
             offset += n
             let whole = staging.count / FileSink.alignment * FileSink.alignment
             if whole > 0 && staging.count >= 8 << 20 {
-                emit(UnsafeRawBufferPointer(start: staging.base, count: whole))
-                let rest = staging.count - whole
-                staging.base.update(from: staging.base + whole, count: rest)
-                staging.count = rest
+                emit(staging, 0..<whole)
+                staging.removeFirst(whole)
             }
         }
     }
@@ -278,20 +211,23 @@ final class FileSink: @unchecked Sendable {
     func finish() {
         guard direct, error == nil else { return }
         let whole = staging.count / FileSink.alignment * FileSink.alignment
-        if whole > 0 { emit(UnsafeRawBufferPointer(start: staging.base, count: whole)) }
+        if whole > 0 { emit(staging, 0..<whole) }
         switchOffDirect()
-        emit(UnsafeRawBufferPointer(start: staging.base + whole, count: staging.count - whole))
-        staging.count = 0
+        emit(staging, whole..<staging.count)
+        staging.removeAll()
     }
 
-    private func emit(_ bytes: UnsafeRawBufferPointer) {
-        guard error == nil, bytes.count > 0 else { return }
+    /// Writes `buffer`'s bytes `range`, unless an earlier write failed.
+    private func emit(_ buffer: ByteBuffer, _ range: Range<Int>) {
+        guard error == nil, !range.isEmpty else { return }
         do throws(RewardFlowError) {
-            try FileIO.writeAll(fd, bytes, path: path) { errno in
-                // The file system takes no direct I/O after all: continue buffered.
-                guard errno == .invalidArgument && direct else { return false }
-                switchOffDirect()
-                return true
+            try buffer.withBytes(range) { (bytes) throws(RewardFlowError) in
+                try FileIO.writeAll(fd, bytes, path: path) { errno in
+                    // The file system takes no direct I/O after all: continue buffered.
+                    guard errno == .invalidArgument && direct else { return false }
+                    switchOffDirect()
+                    return true
+                }
             }
         } catch {
             self.error = error

@@ -39,6 +39,32 @@ package enum DoubleFormatter {
         }
     }
 
+    /// Appends `key`'s UTF-8 and then `value` in decimal to `out` (the room for both is
+    /// checked, once).
+    @inline(__always)
+    static func writeInteger(_ key: StaticString, _ value: Int, to out: inout OutputSpan<UInt8>) {
+        let n = key.utf8CodeUnitCount
+        precondition(out.freeCapacity >= n + 20, "an integer field needs \(n + 20) bytes, \(out.freeCapacity) free")
+        out.withUnsafeMutableBufferPointer { buffer, initialized in
+            let p = buffer.baseAddress! + initialized
+            p.update(from: key.utf8Start, count: n)
+            initialized += n + writeInteger(value, to: p + n)
+        }
+    }
+
+    /// Appends `key`'s UTF-8 and then the shortest round-trip text of `value` to `out` (the
+    /// room for both is checked, once).
+    @inline(__always)
+    static func write(_ key: StaticString, _ value: Double, to out: inout OutputSpan<UInt8>) {
+        let n = key.utf8CodeUnitCount
+        precondition(out.freeCapacity >= n + maximumLength, "a double field needs \(n + maximumLength) bytes, \(out.freeCapacity) free")
+        out.withUnsafeMutableBufferPointer { buffer, initialized in
+            let p = buffer.baseAddress! + initialized
+            p.update(from: key.utf8Start, count: n)
+            initialized += n + write(value, to: p + n)
+        }
+    }
+
     /// Writes `value` in decimal at `p` (room for 20 bytes); returns the byte count.
     @inlinable
     package static func writeInteger(_ value: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {

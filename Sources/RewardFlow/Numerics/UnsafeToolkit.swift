@@ -20,6 +20,10 @@
 ///    per-thread scratch: never shared between chunks.
 /// 6. Spans: `ByteSpans` reads a `Span<UInt8>` only inside its `withUnsafeBufferPointer` scope
 ///    and within its `count` (the span's own bounds), so its callers stay safe code.
+/// 7. Output: `ByteBuffer` owns page-aligned memory (freed in `deinit`) and keeps its bytes on
+///    growth; it hands out an `OutputSpan` over its reserved free space only for the duration
+///    of one `append(reserving:)`, and the span's byte appends check its free capacity, so a
+///    renderer that writes too much traps instead of writing past the buffer.
 
 import Glibc
 
@@ -191,6 +195,123 @@ extension Array where Element: BitwiseCopyable {
             let out = SendableBuffer(buffer)
             Parallel.forEachChunk(threads: threads, count: count, minimumChunk: minimumChunk, work: work) { body($0, out) }
             initialised = count
+        }
+    }
+}
+
+// MARK: - Output bytes
+
+/// A growable byte buffer (page aligned, so it can feed `O_DIRECT`) written through
+/// `OutputSpan`s (invariant 7). Used by one thread at a time: a renderer, then (after a
+/// hand-off) the writer.
+final class ByteBuffer: @unchecked Sendable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes in use: `0..<count`.
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(4096, capacity)
+        base = ByteBuffer.allocate(self.capacity)
+    }
+
+    deinit { free(base) }
+
+    /// Appends what `body` writes into an `OutputSpan` of `capacity` free bytes (the buffer
+    /// grows first when needed); writing more than `capacity` bytes traps.
+    @inline(__always)
+    func append(reserving capacity: Int, _ body: (inout OutputSpan<UInt8>) -> Void) {
+        if count + capacity > self.capacity { grow(count + capacity) }
+        let free = UnsafeMutableBufferPointer(start: base + count, count: capacity)
+        var out = OutputSpan(buffer: free, initializedCount: 0)
+        body(&out)
+        count += out.finalize(for: free)
+    }
+
+    /// Appends `other`'s bytes `range`.
+    func append(_ other: ByteBuffer, _ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= other.count, "bytes \(range) outside 0..<\(other.count)")
+        if count + range.count > capacity { grow(count + range.count) }
+        (base + count).update(from: other.base + range.lowerBound, count: range.count)
+        count += range.count
+    }
+
+    /// Drops the first `n` bytes (the rest moves to the front).
+    func removeFirst(_ n: Int) {
+        precondition(n >= 0 && n <= count, "cannot remove \(n) of \(count) bytes")
+        base.update(from: base + n, count: count - n)
+        count -= n
+    }
+
+    /// Empties the buffer (keeps its memory).
+    func removeAll() { count = 0 }
+
+    /// Runs `body` with the bytes `range` (inside `0..<count`).
+    func withBytes<R, Failure: Error>(_ range: Range<Int>, _ body: (Span<UInt8>) throws(Failure) -> R) throws(Failure) -> R {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "bytes \(range) outside 0..<\(count)")
+        return try body(UnsafeBufferPointer(start: base + range.lowerBound, count: range.count).span)
+    }
+
+    /// Appends the bytes in use to `bytes`.
+    func append(to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
+    }
+
+    private func grow(_ needed: Int) {
+        var size = capacity * 2
+        while size < needed { size *= 2 }
+        let grown = ByteBuffer.allocate(size)
+        grown.update(from: base, count: count)
+        free(base)
+        base = grown
+        capacity = size
+    }
+
+    private static func allocate(_ size: Int) -> UnsafeMutablePointer<UInt8> {
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 4096, (size + 4095) & ~4095) == 0, let raw else { fatalError("out of memory") }
+        return raw.bindMemory(to: UInt8.self, capacity: size)
+    }
+}
+
+extension OutputSpan where Element == UInt8 {
+    /// Appends the bytes of `bytes` (which must fit in the free capacity: checked).
+    @inline(__always)
+    mutating func append(_ bytes: Span<UInt8>) {
+        precondition(bytes.count <= freeCapacity, "\(bytes.count) bytes do not fit in \(freeCapacity)")
+        bytes.withUnsafeBufferPointer { source in
+            withUnsafeMutableBufferPointer { target, initialized in
+                guard let from = source.baseAddress, let to = target.baseAddress else { return }
+                (to + initialized).update(from: from, count: source.count)
+                initialized += source.count
+            }
+        }
+    }
+
+    /// Appends the UTF-8 bytes of `text`, then the bytes of `bytes` (which must fit in the free
+    /// capacity: checked, once).
+    @inline(__always)
+    mutating func append(_ text: StaticString, _ bytes: Span<UInt8>) {
+        let n = text.utf8CodeUnitCount
+        precondition(n + bytes.count <= freeCapacity, "\(n + bytes.count) bytes do not fit in \(freeCapacity)")
+        bytes.withUnsafeBufferPointer { source in
+            withUnsafeMutableBufferPointer { target, initialized in
+                let to = target.baseAddress! + initialized
+                to.update(from: text.utf8Start, count: n)
+                if let from = source.baseAddress { (to + n).update(from: from, count: source.count) }
+                initialized += n + source.count
+            }
+        }
+    }
+
+    /// Appends the UTF-8 bytes of `text` (which must fit in the free capacity: checked).
+    @inline(__always)
+    mutating func append(_ text: StaticString) {
+        let n = text.utf8CodeUnitCount
+        precondition(n <= freeCapacity, "\(n) bytes do not fit in \(freeCapacity)")
+        withUnsafeMutableBufferPointer { target, initialized in
+            (target.baseAddress! + initialized).update(from: text.utf8Start, count: n)
+            initialized += n
         }
     }
 }
