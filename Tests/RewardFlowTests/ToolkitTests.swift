@@ -1,0 +1,77 @@
+import Testing
+@testable import RewardFlow
+import RewardFlowSynthesis
+
+/// The toolkit's byte buffers, `OutputSpan` appends, newline search and in-place parallel
+/// updates, each against a plain-array restatement.
+@Suite struct ToolkitTests {
+    /// Random bytes (newlines among them about one in `newlineEvery`).
+    static func bytes(_ count: Int, seed: UInt64, newlineEvery: Int = 50) -> [UInt8] {
+        var rng = SeededRandom(seed)
+        return (0..<count).map { _ in rng.next() % UInt64(newlineEvery) == 0 ? 0x0A : UInt8(truncatingIfNeeded: rng.next() % 94 + 32) }
+    }
+
+    /// Rows appended through `append(reserving:)` across many growths keep every byte, and
+    /// `append(_:_:)`, `removeFirst`, `withBytes` and `append(to:)` move exactly the bytes named.
+    @Test func byteBufferKeepsItsBytesAcrossGrowth() {
+        let buffer = ByteBuffer(capacity: 0)
+        var expected: [UInt8] = []
+        for row in 0..<2_000 {
+            let name = Self.bytes(row % 37, seed: UInt64(row))
+            buffer.append(reserving: name.count + 64) { out in
+                out.append(#"{"row": "#, name.span)
+                DoubleFormatter.write(#", "x": "#, Double(row) / 7, to: &out)
+                DoubleFormatter.writeInteger(#", "n": "#, row - 1_000, to: &out)
+                out.append(0x7D)
+            }
+            expected += Array(#"{"row": "#.utf8) + name + Array(#", "x": "#.utf8) + Array((Double(row) / 7).description.utf8)
+            expected += Array(#", "n": "#.utf8) + Array(String(row - 1_000).utf8) + [0x7D]
+        }
+        var all: [UInt8] = []
+        buffer.append(to: &all)
+        #expect(all == expected)
+        #expect(buffer.count == expected.count)
+
+        let copy = ByteBuffer(capacity: 16)
+        copy.append(buffer, 100..<5_000)
+        copy.append(buffer, 0..<10)
+        copy.removeFirst(1_000)
+        var moved: [UInt8] = []
+        copy.append(to: &moved)
+        #expect(moved == Array(expected[1_100..<5_000] + expected[0..<10]))
+        let middle = copy.withBytes(7..<19) { span in (0..<span.count).map { span[$0] } }
+        #expect(middle == Array(moved[7..<19]))
+        copy.removeAll()
+        #expect(copy.count == 0)
+    }
+
+    /// `ByteSpans.firstIndex` is `Array.firstIndex` on spans of every length up to 300,
+    /// including empty ones and ones without the byte.
+    @Test func firstIndexMatchesArrayFirstIndex() {
+        for n in 0..<300 {
+            let data = Self.bytes(n, seed: UInt64(1_000 + n), newlineEvery: n % 3 == 0 ? 1_000 : 40)
+            #expect(ByteSpans.firstIndex(of: 0x0A, in: data.span) == data.firstIndex(of: 0x0A), "length \(n)")
+            if n > 2 {
+                let tail = data.span.extracting(2..<n)
+                #expect(ByteSpans.firstIndex(of: 0x0A, in: tail) == data[2...].firstIndex(of: 0x0A).map { $0 - 2 })
+            }
+        }
+    }
+
+    /// `SendableBuffer.modify` updates elements in place from parallel chunks: every element
+    /// gets its own chunk's writes, and no other.
+    @Test func modifyUpdatesElementsInPlaceInParallel() {
+        var parts = (0..<8).map { [Int](repeating: $0, count: 1_000) }
+        Parallel.forEachChunk(threads: 4, count: parts.count, writing: &parts) { chunk, out in
+            for k in chunk {
+                out.modify(k) { part in
+                    for i in part.indices { part[i] += i }
+                    part.append(-k)
+                }
+            }
+        }
+        for k in 0..<8 {
+            #expect(parts[k] == (0..<1_000).map { k + $0 } + [-k])
+        }
+    }
+}
