@@ -1,3 +1,8 @@
+// The file calls (read and write, the reader's mapped file, output files, the pipe into a
+// program). Invariants of their pointer code: a read or write touches only the buffer or span
+// it is handed, within its count; a `MappedFile`'s bytes are handed out only inside
+// `withBytes`, while the mapping lives; the strings `run` passes to `posix_spawnp` outlive the
+// call and are freed after it.
 import Glibc
 import SystemPackage
 
