@@ -9,7 +9,7 @@ struct JSONLParser {
     /// Lines longer than this many bytes (newline not counted) are refused.
     var maxLineBytes = Int.max
     /// Decoded bytes of the current string when it holds escapes.
-    let scratch = ScratchBuffer()
+    let scratch = ByteBuffer(capacity: 256)
     /// Ids of the previous row's group and trajectory: consecutive rows usually repeat them.
     var lastGroup: Int32 = -1, lastTrajectory: Int32 = -1
     var cursor: UnsafePointer<UInt8> = UnsafePointer(bitPattern: 1)!

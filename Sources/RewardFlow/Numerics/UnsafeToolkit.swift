@@ -202,8 +202,8 @@ extension Array where Element: BitwiseCopyable {
 // MARK: - Output bytes
 
 /// A growable byte buffer (page aligned, so it can feed `O_DIRECT`) written through
-/// `OutputSpan`s (invariant 7). Used by one thread at a time: a renderer, then (after a
-/// hand-off) the writer.
+/// `OutputSpan`s or appended to (invariant 7). Used by one thread at a time: a renderer, then
+/// (after a hand-off) the writer; or one scanner, for the strings it decodes.
 final class ByteBuffer: @unchecked Sendable {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
@@ -246,6 +246,26 @@ final class ByteBuffer: @unchecked Sendable {
     /// Empties the buffer (keeps its memory).
     func removeAll() { count = 0 }
 
+    /// Appends `byte`.
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        if count == capacity { grow(count + 1) }
+        base[count] = byte
+        count += 1
+    }
+
+    /// Appends the bytes of `source` (read within its count).
+    func append(contentsOf source: UnsafeBufferPointer<UInt8>) {
+        guard let start = source.baseAddress, source.count > 0 else { return }
+        if count + source.count > capacity { grow(count + source.count) }
+        (base + count).update(from: start, count: source.count)
+        count += source.count
+    }
+
+    /// The bytes in use, valid until the next append (the scanner's decoded strings, interned
+    /// before the next one is decoded).
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
     /// Runs `body` with the bytes `range` (inside `0..<count`).
     func withBytes<R, Failure: Error>(_ range: Range<Int>, _ body: (Span<UInt8>) throws(Failure) -> R) throws(Failure) -> R {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "bytes \(range) outside 0..<\(count)")
@@ -275,19 +295,6 @@ final class ByteBuffer: @unchecked Sendable {
 }
 
 extension OutputSpan where Element == UInt8 {
-    /// Appends the bytes of `bytes` (which must fit in the free capacity: checked).
-    @inline(__always)
-    mutating func append(_ bytes: Span<UInt8>) {
-        precondition(bytes.count <= freeCapacity, "\(bytes.count) bytes do not fit in \(freeCapacity)")
-        bytes.withUnsafeBufferPointer { source in
-            withUnsafeMutableBufferPointer { target, initialized in
-                guard let from = source.baseAddress, let to = target.baseAddress else { return }
-                (to + initialized).update(from: from, count: source.count)
-                initialized += source.count
-            }
-        }
-    }
-
     /// Appends the UTF-8 bytes of `text`, then the bytes of `bytes` (which must fit in the free
     /// capacity: checked, once).
     @inline(__always)
@@ -301,17 +308,6 @@ extension OutputSpan where Element == UInt8 {
                 if let from = source.baseAddress { (to + n).update(from: from, count: source.count) }
                 initialized += n + source.count
             }
-        }
-    }
-
-    /// Appends the UTF-8 bytes of `text` (which must fit in the free capacity: checked).
-    @inline(__always)
-    mutating func append(_ text: StaticString) {
-        let n = text.utf8CodeUnitCount
-        precondition(n <= freeCapacity, "\(n) bytes do not fit in \(freeCapacity)")
-        withUnsafeMutableBufferPointer { target, initialized in
-            (target.baseAddress! + initialized).update(from: text.utf8Start, count: n)
-            initialized += n
         }
     }
 }
