@@ -22,13 +22,14 @@ final class Workload: @unchecked Sendable {
     private(set) lazy var jsonl: [UInt8] = try! RolloutSynthesizer(options).jsonl()
     private(set) lazy var stages: ScoringStages = try! ScoringStages(rows: textRows, options: scoringOptions(.maxDecay))
 
-    init(_ name: String, groups: Int) {
+    init(_ name: String, groups: Int, maxSteps: Int = 50, perturb: Double = 0, seed: UInt64 = 7) {
         self.name = name
         var o = SynthesisOptions()
         o.groups = groups
         o.rollouts = 8
-        o.maxSteps = 50
-        o.seed = 7
+        o.maxSteps = maxSteps
+        o.perturbFraction = perturb
+        o.seed = seed
         options = o
     }
 
@@ -48,6 +49,13 @@ let workloads = [
     Workload("paper 16x8x50", groups: 16),
     Workload("128 groups", groups: 128),
     Workload("1M rows", groups: 3800),
+]
+
+/// Batches for similarity merging (SPEC §2.1): 30% of the observations perturbed, as README's
+/// similarity figures (`synth --max-steps 30 --perturb 0.3 --seed 1`), at 128 groups and ~1M rows.
+let similarityWorkloads = [
+    Workload("128 groups, 30% perturbed", groups: 128, maxSteps: 30, perturb: 0.3, seed: 1),
+    Workload("1M rows, 30% perturbed", groups: 5400, maxSteps: 30, perturb: 0.3, seed: 1),
 ]
 
 /// Scoring options of the benchmarks: γ = 0.9, `mean_norm` advantages.
@@ -134,6 +142,17 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(JSONLWriter.render(rows, scored))
         } setup: {
             _ = w.jsonl
+        }
+    }
+
+    // Similarity merging at T = 0.95 (difflib's greedy clusters), then max-decay and advantages.
+    for w in similarityWorkloads {
+        Benchmark("score with similarity 0.95 · \(w.name)", configuration: w.configuration) { _ in
+            var o = scoringOptions(.maxDecay)
+            o.similarity = 0.95
+            blackHole(try! Scorer(options: o).score(w.textRows))
+        } setup: {
+            _ = w.textRows
         }
     }
 }
