@@ -222,18 +222,16 @@ final class ByteBuffer: @unchecked Sendable {
     @inline(__always)
     func append(reserving capacity: Int, _ body: (inout OutputSpan<UInt8>) -> Void) {
         if count + capacity > self.capacity { grow(count + capacity) }
-        let free = UnsafeMutableBufferPointer(start: base + count, count: capacity)
-        var out = OutputSpan(buffer: free, initializedCount: 0)
+        let room = UnsafeMutableBufferPointer(start: base + count, count: capacity)
+        var out = OutputSpan(buffer: room, initializedCount: 0)
         body(&out)
-        count += out.finalize(for: free)
+        count += out.finalize(for: room)
     }
 
     /// Appends `other`'s bytes `range`.
     func append(_ other: ByteBuffer, _ range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= other.count, "bytes \(range) outside 0..<\(other.count)")
-        if count + range.count > capacity { grow(count + range.count) }
-        (base + count).update(from: other.base + range.lowerBound, count: range.count)
-        count += range.count
+        append(contentsOf: UnsafeBufferPointer(start: other.base + range.lowerBound, count: range.count))
     }
 
     /// Drops the first `n` bytes (the rest moves to the front).
