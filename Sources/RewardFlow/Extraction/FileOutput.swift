@@ -1,8 +1,8 @@
-// The file calls (read and write, the reader's mapped file, output files, the pipe into a
-// program). Invariants of their pointer code: a read or write touches only the buffer or span
-// it is handed, within its count; a `MappedFile`'s bytes are handed out only inside
-// `withBytes`, while the mapping lives; the strings `run` passes to `posix_spawnp` outlive the
-// call and are freed after it.
+// The file and process calls (read and write, the reader's mapped file, output files, the pipe
+// into a program, the environment and CPU time). Invariants of their pointer code: a read or
+// write touches only the buffer or span it is handed, within its count; a `MappedFile`'s bytes
+// are handed out only inside `withBytes`, while the mapping lives; the strings `run` passes to
+// `posix_spawnp` outlive the call and are freed after it; `getenv`'s string is copied at once.
 import Glibc
 import SystemPackage
 
@@ -464,4 +464,24 @@ enum PendingTemporary {
 
     /// Forgets the file (renamed or removed).
     static func end() { path[0] = 0 }
+}
+
+// MARK: - C library calls that take or return pointers
+
+/// The process's environment and resource usage, read through the C library.
+enum ProcessQueries {
+    /// The value of environment variable `name` (`getenv`, copied at once), nil when unset.
+    static func environmentValue(_ name: String) -> String? {
+        guard let text = getenv(name) else { return nil }
+        return String(cString: text)
+    }
+
+    /// User + system CPU seconds of the process so far, every thread (`getrusage(RUSAGE_SELF)`);
+    /// 0 when the call fails.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
 }

@@ -77,3 +77,16 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
+
+extension Parallel {
+    /// `body(k)` for the parts `k` in `0..<parts`, concurrently on at most `threads` threads (as
+    /// `forEachChunk` splits them), and the results in part order; `body` writes nothing
+    /// shared but through its own part's result.
+    static func map<Result>(threads: Int, parts: Int, _ body: (Int) -> Result) -> [Result] {
+        var results = [Result?](repeating: nil, count: parts)
+        forEachChunk(threads: threads, count: parts, writing: &results) { chunk, slots in
+            for k in chunk { slots[k] = body(k) }
+        }
+        return results.map { $0! }
+    }
+}

@@ -1,6 +1,6 @@
-/// The engine's unsafe toolkit: the only pointer code of the engine's own kernels (the C
-/// libraries' wrappers live in `CLibraries.swift`, the byte parsers and formatters in their own
-/// files).
+/// The engine's unsafe toolkit: the only pointer code of the engine's own kernels and of the
+/// JSONL scanner (the C libraries' wrappers live in `CLibraries.swift`, the double formatter in
+/// its own file).
 ///
 /// Invariants every use keeps (each function below states the part it relies on):
 /// 1. Lifetime: a `SendableBuffer` or `UncheckedView` is made here, inside a `with…` scope
@@ -19,12 +19,15 @@
 /// 5. Ownership: `RawBuffer` and `StampedMap` own their memory (freed in `deinit`) and are
 ///    per-thread scratch: never shared between chunks.
 /// 6. Spans: `ByteSpans` reads a `Span<UInt8>` only inside its `withUnsafeBufferPointer` scope
-///    and within its `count` (the span's own bounds), so its callers stay safe code.
+///    (or through its `bytes`) and within its `count` (the span's own bounds, checked where an
+///    index comes from the caller: the scanner's words and SIMD kernel), so its callers (the
+///    intern tables, the JSONL scanner) stay safe code.
 /// 7. Output: `ByteBuffer` owns page-aligned memory (freed in `deinit`) and keeps its bytes on
 ///    growth; it hands out an `OutputSpan` over its reserved free space only for the duration
 ///    of one `append(reserving:)`, and the span's byte appends check its free capacity, so a
 ///    renderer that writes too much traps instead of writing past the buffer.
 
+import CJSONScan
 import Glibc
 
 // MARK: - Views of array storage
@@ -170,17 +173,6 @@ extension Parallel {
             }
         }
     }
-
-    /// `body(k)` for the parts `k` in `0..<parts`, concurrently on at most `threads` threads (as
-    /// `forEachChunk` splits them), and the results in part order; `body` writes nothing
-    /// shared but through its own part's result.
-    static func map<Result>(threads: Int, parts: Int, _ body: (Int) -> Result) -> [Result] {
-        var results = [Result?](repeating: nil, count: parts)
-        forEachChunk(threads: threads, count: parts, writing: &results) { chunk, slots in
-            for k in chunk { slots[k] = body(k) }
-        }
-        return results.map { $0! }
-    }
 }
 
 extension Array where Element: BitwiseCopyable {
@@ -203,7 +195,7 @@ extension Array where Element: BitwiseCopyable {
 
 /// A growable byte buffer (page aligned, so it can feed `O_DIRECT`) written through
 /// `OutputSpan`s or appended to (invariant 7). Used by one thread at a time: a renderer, then
-/// (after a hand-off) the writer; or one scanner, for the strings it decodes.
+/// (after a hand-off) the writer.
 final class ByteBuffer: @unchecked Sendable {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
@@ -244,25 +236,13 @@ final class ByteBuffer: @unchecked Sendable {
     /// Empties the buffer (keeps its memory).
     func removeAll() { count = 0 }
 
-    /// Appends `byte`.
-    @inline(__always)
-    func append(_ byte: UInt8) {
-        if count == capacity { grow(count + 1) }
-        base[count] = byte
-        count += 1
-    }
-
     /// Appends the bytes of `source` (read within its count).
-    func append(contentsOf source: UnsafeBufferPointer<UInt8>) {
+    private func append(contentsOf source: UnsafeBufferPointer<UInt8>) {
         guard let start = source.baseAddress, source.count > 0 else { return }
         if count + source.count > capacity { grow(count + source.count) }
         (base + count).update(from: start, count: source.count)
         count += source.count
     }
-
-    /// The bytes in use, valid until the next append (the scanner's decoded strings, interned
-    /// before the next one is decoded).
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Runs `body` with the bytes `range` (inside `0..<count`).
     func withBytes<R, Failure: Error>(_ range: Range<Int>, _ body: (Span<UInt8>) throws(Failure) -> R) throws(Failure) -> R {
@@ -378,29 +358,10 @@ final class StampedMap {
     }
 }
 
-// MARK: - C library calls that take or return pointers
-
-/// The process's environment and resource usage, read through the C library.
-enum ProcessQueries {
-    /// The value of environment variable `name` (`getenv`, copied at once), nil when unset.
-    static func environmentValue(_ name: String) -> String? {
-        guard let text = getenv(name) else { return nil }
-        return String(cString: text)
-    }
-
-    /// User + system CPU seconds of the process so far, every thread (`getrusage(RUSAGE_SELF)`);
-    /// 0 when the call fails.
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
-}
-
 // MARK: - Bytes behind a span
 
-/// The byte work of interning on `Span<UInt8>`s (invariant 6): a hash, an equality, an append.
+/// Byte work on `Span<UInt8>`s (invariant 6): the intern tables' hash, equality and append; the
+/// JSONL scanner's newline search, 8-byte words and string kernel.
 enum ByteSpans {
     /// A 64-bit hash of `key`.
     ///
@@ -474,6 +435,40 @@ enum ByteSpans {
     @inline(__always)
     static func append(_ span: Span<UInt8>, to bytes: inout [UInt8]) {
         span.withUnsafeBufferPointer { bytes.append(contentsOf: $0) }
+    }
+
+    /// The 8 bytes of `span` from `offset` as a little-endian integer (`offset + 8 ≤ count`:
+    /// checked).
+    @inline(__always)
+    static func word(_ span: Span<UInt8>, at offset: Int) -> UInt64 {
+        precondition(offset >= 0 && offset <= span.count - 8, "8 bytes from \(offset) outside 0..<\(span.count)")
+        return span.bytes.unsafeLoadUnaligned(fromUncheckedByteOffset: offset, as: UInt64.self).littleEndian
+    }
+
+    /// The bytes of `span` from `offset` (at most 8; `offset ≤ count`: checked) as a little-endian
+    /// integer, zero-padded past the span's end: near the end, the span's last 8 bytes shifted.
+    @inline(__always)
+    static func paddedWord(_ span: Span<UInt8>, at offset: Int) -> UInt64 {
+        let remaining = span.count &- offset
+        precondition(offset >= 0 && remaining >= 0, "index \(offset) outside 0...\(span.count)")
+        if remaining >= 8 { return word(span, at: offset) }
+        if span.count >= 8 { return word(span, at: span.count - 8) >> (8 * UInt64(8 - remaining)) }
+        var w: UInt64 = 0
+        for i in 0..<remaining { w |= UInt64(span[offset + i]) << (8 * UInt64(i)) }
+        return w
+    }
+
+    /// The JSON scanner's string kernel (`CJSONScan`'s SSE2 `rf_json_skip_plain`) on
+    /// `span[start...]`: the index of the first byte that is a quote, a backslash, below 0x20
+    /// or from 0x80, or else an index from which fewer than 16 bytes remain with none skipped
+    /// needing attention; never past the first byte that needs attention.
+    @inline(__always)
+    static func skipPlainJSON(_ span: Span<UInt8>, from start: Int) -> Int {
+        precondition(start >= 0 && start <= span.count, "index \(start) outside 0...\(span.count)")
+        return span.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress else { return start }
+            return rf_json_skip_plain(base + start, base + bytes.count) - base
+        }
     }
 
     /// The index of the first `byte` in `span` (`memchr`, vectorised), or nil.

@@ -322,25 +322,6 @@ enum UTF8Check {
 // MARK: - Bytes and numbers read where they lie
 
 extension StepRows {
-    /// The id of group name `bytes` (interned on first sight).
-    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer) -> Int32 { groupNames.intern(Span<UInt8>(_unsafeBytes: bytes)) }
-    /// The id of trajectory name `bytes`.
-    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer) -> Int32 { trajectoryNames.intern(Span<UInt8>(_unsafeBytes: bytes)) }
-    /// Interns a group name, checking first whether it is string `hint` (the previous row's).
-    package mutating func internGroup(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
-        let key = Span<UInt8>(_unsafeBytes: bytes)
-        return hint >= 0 && groupNames.holds(hint, key) ? hint : groupNames.intern(key)
-    }
-    /// Interns a trajectory name, checking first whether it is string `hint`.
-    package mutating func internTrajectory(_ bytes: UnsafeRawBufferPointer, hint: Int32) -> Int32 {
-        let key = Span<UInt8>(_unsafeBytes: bytes)
-        return hint >= 0 && trajectoryNames.holds(hint, key) ? hint : trajectoryNames.intern(key)
-    }
-    /// The id of state text `bytes`.
-    package mutating func internState(_ bytes: UnsafeRawBufferPointer) -> Int32 { stateTexts.intern(Span<UInt8>(_unsafeBytes: bytes)) }
-    /// The id of action label `bytes`.
-    package mutating func internAction(_ bytes: UnsafeRawBufferPointer) -> Int32 { actionNames.intern(Span<UInt8>(_unsafeBytes: bytes)) }
-
     /// Appends the number columns of rows whose id columns are already appended, steps and
     /// rewards checked (steps in `0...maxStep`, rewards finite); `nil` flags: all active, no noop.
     mutating func appendNumbers(

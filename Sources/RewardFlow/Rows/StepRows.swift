@@ -119,6 +119,20 @@ public struct StepRows: Sendable {
     /// The id of action label `label`.
     package mutating func internAction(_ label: String) -> Int32 { actionNames.intern(label) }
 
+    /// Interns group name `bytes` (UTF-8), checking first whether it is string `hint` (the
+    /// previous row's group, or -1).
+    mutating func internGroup(_ bytes: Span<UInt8>, hint: Int32) -> Int32 {
+        hint >= 0 && groupNames.holds(hint, bytes) ? hint : groupNames.intern(bytes)
+    }
+    /// Interns trajectory name `bytes`, checking first whether it is string `hint`.
+    mutating func internTrajectory(_ bytes: Span<UInt8>, hint: Int32) -> Int32 {
+        hint >= 0 && trajectoryNames.holds(hint, bytes) ? hint : trajectoryNames.intern(bytes)
+    }
+    /// The id of state text `bytes`.
+    mutating func internState(_ bytes: Span<UInt8>) -> Int32 { stateTexts.intern(bytes) }
+    /// The id of action label `bytes`.
+    mutating func internAction(_ bytes: Span<UInt8>) -> Int32 { actionNames.intern(bytes) }
+
     /// Reserves room for the rows of a JSONL input of `bytes` bytes (rows ≤ bytes / 64, state
     /// text ≤ bytes / 4 before doubling takes over).
     mutating func reserve(forInputBytes bytes: Int) {
