@@ -105,6 +105,17 @@ import Testing
         expectError(#"{"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": 0, "active": 1}"#, location: .line(1), field: "active", containing: "true or false")
         expectError(#"{"group": "g", "trajectory": "t", "step": 0, "state": "A", "reward": 0, "noop": null}"#, location: .line(1), field: "noop", containing: "null")
         expectError(#"{"group": "g", "group": "h", "trajectory": "t", "step": 0, "state": "A", "reward": 0}"#, location: .line(1), field: "group", containing: "twice")
+        // A misspelt word is named as invalid JSON, not as the type it resembles.
+        func row(_ field: String, _ value: String) -> String {
+            var fields = [("group", #""g""#), ("trajectory", #""t""#), ("step", "0"), ("state", #""A""#), ("reward", "0")]
+            if let i = fields.firstIndex(where: { $0.0 == field }) { fields[i].1 = value } else { fields.append((field, value)) }
+            return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+        }
+        for (field, value, expected) in [("active", "tru", "true or false, got invalid JSON"), ("noop", "falsey", "true or false, got invalid JSON"),
+                                         ("reward", "nul", "number, got invalid JSON"), ("reward", "true", "number, got a boolean"),
+                                         ("state", "null", "string, got null"), ("group", "nullx", "string, got invalid JSON")] {
+            expectError(row(field, value), location: .line(1), field: field, containing: expected)
+        }
     }
 
     /// Steps up to 2^31 − 1 are read (10 digits included); above that the limit is named.

@@ -3,12 +3,15 @@
 extension JSONLParser {
     // MARK: Values
 
+    /// What the value at `cursor` is, for errors ("a string", "a boolean", …); a bare word
+    /// that is not exactly `true`, `false` or `null` is "invalid JSON".
     func typeName(_ bytes: Span<UInt8>) -> String {
         guard cursor < bytes.count else { return "nothing" }
         switch bytes[cursor] {
         case 0x22: return "a string"
-        case 0x74, 0x66: return "a boolean"
-        case 0x6E: return "null"
+        case 0x74, 0x66:
+            return isLiteral(.true, at: cursor, bytes) || isLiteral(.false, at: cursor, bytes) ? "a boolean" : "invalid JSON"
+        case 0x6E: return isLiteral(.null, at: cursor, bytes) ? "null" : "invalid JSON"
         case 0x7B: return "an object"
         case 0x5B: return "an array"
         case 0x2D, 0x30...0x39: return "a number"
