@@ -10,6 +10,13 @@
 /// `9007199254740992.0`), otherwise `d.ddde±XX` (`1e-05`, `1.2345678901234568e+17`); `nan`,
 /// `inf`, `-inf`. Python's `repr` switches to exponents at 1e16 instead of 2^53; both texts
 /// parse back to the same double everywhere.
+///
+/// Invariants of its pointer code (a measured hot path, kept on raw pointers): the digit
+/// writers write only at `p ..< p + maximumLength` (doubles) or `p ..< p + 20` (integers),
+/// and every entry point guarantees that room first: the `OutputSpan` ones check the span's
+/// free capacity once per field (`precondition`, every build) and write inside its
+/// `withUnsafeMutableBufferPointer` scope; the array ones write into a temporary allocation
+/// of that size and copy out the count returned.
 package enum DoubleFormatter {
     /// Bytes `write` may produce at most.
     package static let maximumLength = 32
