@@ -3,9 +3,9 @@
 /// `JSONLParser+Strings.swift`).
 ///
 /// Safe code throughout: every function reads the current line as a `Span<UInt8>` (passed as
-/// `bytes`) at integer positions (`cursor`), so each byte read is bounds-checked by the span, and
-/// the two kernels that read more than a byte at a time (`ByteSpans.word`, `skipPlainJSON`)
-/// check their range in the toolkit.
+/// `bytes`) at integer positions (`cursor`), so each byte read is bounds-checked by the span;
+/// the reads of more than a byte at a time (`ByteSpans.firstIndex`, `word`, `paddedWord`,
+/// `skipPlainJSON`) check their ranges in the toolkit.
 struct JSONLParser {
     var rows = StepRows()
     var line = 0
