@@ -74,4 +74,41 @@ import RewardFlowSynthesis
             #expect(parts[k] == (0..<1_000).map { k + $0 } + [-k])
         }
     }
+
+    /// The scanner's word reads: `word` is the 8 bytes at an offset, little-endian; `paddedWord`
+    /// the bytes up to the span's end, zero-padded (short spans, the last 7 offsets, the end).
+    @Test func wordsAreTheBytesLittleEndian() {
+        for count in [0, 1, 5, 7, 8, 9, 23] {
+            let bytes = Self.bytes(count, seed: UInt64(count) + 1)
+            func expected(_ offset: Int) -> UInt64 {
+                var w: UInt64 = 0
+                for (i, b) in bytes[offset..<min(count, offset + 8)].enumerated() { w |= UInt64(b) << (8 * UInt64(i)) }
+                return w
+            }
+            for offset in 0...count {
+                #expect(ByteSpans.paddedWord(bytes.span, at: offset) == expected(offset), "count \(count), offset \(offset)")
+                if offset + 8 <= count {
+                    #expect(ByteSpans.word(bytes.span, at: offset) == expected(offset), "count \(count), offset \(offset)")
+                }
+            }
+        }
+    }
+
+    /// `skipPlainJSON` never passes a byte that needs attention (a quote, a backslash, a control
+    /// byte, non-ASCII), and stops only at one of them or with fewer than 16 bytes left.
+    @Test func skipPlainStopsAtTheFirstByteThatNeedsAttention() {
+        var rng = SeededRandom(11)
+        for trial in 0..<400 {
+            let count = Int(rng.next() % 80)
+            var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next() % 94 + 32) }.map { $0 == 0x22 || $0 == 0x5C ? 0x41 : $0 }
+            if count > 0 && trial % 2 == 0 {
+                bytes[Int(rng.next() % UInt64(count))] = [0x22, 0x5C, 0x0A, 0x1F, 0x80, 0xE2, 0xFF][Int(rng.next() % 7)]
+            }
+            let start = count == 0 ? 0 : Int(rng.next() % UInt64(count + 1))
+            let stop = ByteSpans.skipPlainJSON(bytes.span, from: start)
+            let first = bytes[start...].firstIndex { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 || $0 >= 0x80 } ?? count
+            #expect(stop >= start && stop <= first, "trial \(trial)")
+            #expect(stop == first || count - stop < 16, "trial \(trial)")
+        }
+    }
 }
