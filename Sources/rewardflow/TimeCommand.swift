@@ -91,7 +91,7 @@ struct TimeCommand: ParsableCommand {
         for _ in 0..<repeats {
             scored = try time("score") { () throws(RewardFlowError) in try scorer.score(rows) }
             if options.propagation == .maxDecay {
-                let index = try time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows) }
+                let index = try time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows, threads: threads) }
                 let graph = try time("graph") { GraphBuilder(nodeReward: options.nodeReward, threads: threads).build(rows, index: index) }
                 let values = try time("solve") { () throws(RewardFlowError) in try MaxDecay(gamma: options.gamma, threads: threads).values(on: graph) }
                 let rewards = try time("extract") { RewardExtractor.extract(rows, index: index, graph: graph, nodeValues: values, threads: threads) }

@@ -1,5 +1,6 @@
 import Testing
 @testable import RewardFlow
+import RewardFlowSynthesis
 
 /// SPEC §2: transitions, cleaning, `noop` bridging, dedup, weights and node rewards.
 @Suite struct GraphTests {
@@ -168,6 +169,24 @@ import Testing
                 continue
             }
             #expect(name == "StateGraph.\(part)", "\(String(describing: error))")
+        }
+    }
+
+    /// The per-group parallel transpose equals the sparse matrix's own counting-sort transpose,
+    /// at any thread count, and keeps the group blocks.
+    @Test func reversedEqualsTranspose() throws {
+        var options = SynthesisOptions()
+        (options.groups, options.seed) = (80, 5)
+        let rows = try RolloutSynthesizer(options).rows(identity: .key)
+        let graph = GraphBuilder().build(rows, index: try TrajectoryIndex(rows))
+        let transpose = graph.adjacency.transposed()
+        #expect(graph.edgeCount > 1000)
+        for threads in 1...3 {
+            let reversed = graph.reversed(threads: threads)
+            #expect(reversed.edgeStart == transpose.rowStart)
+            #expect(reversed.edgeTarget == transpose.column)
+            #expect(reversed.edgeWeight == transpose.value)
+            #expect(reversed.groupNodeStart == graph.groupNodeStart)
         }
     }
 }

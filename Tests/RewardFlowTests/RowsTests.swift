@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RewardFlow
+import RewardFlowSynthesis
 
 /// SPEC §1: the JSONL scanner, columnar storage and the validation of the batch.
 @Suite struct RowsTests {
@@ -204,5 +205,41 @@ import Testing
         #expect(rows.stateTexts.count == 7)
         #expect(rows.step.last == Int32(count - 1))
         #expect(thrownError { _ = try JSONLReader.read(path: path + ".missing") } != nil)
+    }
+
+    /// A batch already in SPEC §2 order takes the one-pass path, which must give the counting
+    /// sort's index; a row out of place (a trajectory split or restarted, groups interleaved,
+    /// steps out of order) sends the batch to the counting sort, which orders it.
+    @Test func inOrderPassEqualsCountingSort() throws {
+        func same(_ rows: StepRows) throws -> Bool? {
+            guard let fast = TrajectoryIndex.inOrder(rows, threads: 2) else { return nil }
+            let sorted = try TrajectoryIndex.sorted(rows)
+            return fast.groupStart == sorted.groupStart && fast.rowStart == sorted.rowStart && fast.ordered == sorted.ordered
+        }
+        func rows(_ spec: [(String, String, Int)]) throws -> StepRows {
+            try makeRows(spec.map { ($0.0, $0.1, $0.2, "S\($0.2)", 0, true) })
+        }
+        // In order: the one pass applies, also with names reused across groups.
+        #expect(try same(rows([("g", "a", 0), ("g", "a", 1), ("g", "b", 0), ("h", "a", 0), ("h", "a", 1)])) == true)
+        var options = SynthesisOptions()
+        (options.groups, options.seed) = (60, 11)
+        for identity in [StateIdentity.key, .text] {
+            #expect(try same(RolloutSynthesizer(options).rows(identity: identity)) == true)
+        }
+        // Out of place: the counting sort.
+        for spec in [
+            [("g", "a", 0), ("g", "b", 0), ("g", "a", 1)],  // trajectory split
+            [("g", "a", 0), ("g", "b", 0), ("g", "a", 0)],  // trajectory restarted (a duplicate step)
+            [("g", "a", 0), ("h", "a", 0), ("g", "b", 0)],  // groups interleaved
+            [("g", "a", 1), ("g", "a", 0)],  // steps out of order
+            [("g", "a", 0), ("g", "a", 2), ("g", "a", 1)],
+        ] {
+            #expect(try same(rows(spec)) == nil, "\(spec)")
+        }
+        #expect(thrownError { _ = try TrajectoryIndex(rows([("g", "a", 0), ("g", "b", 0), ("g", "a", 0)])) }
+            == .invalidInput(location: .row(2), field: "step", message: "duplicate step 0 in trajectory 'a' of group 'g' (first at row 0)"))
+        let split = try TrajectoryIndex(rows([("g", "a", 0), ("g", "b", 0), ("g", "a", 1), ("h", "c", 0)]))
+        #expect(split.orderedRows == [0, 2, 1, 3])
+        #expect(split.groupTrajectoryStart == [0, 2, 3])
     }
 }

@@ -111,4 +111,17 @@ import RewardFlowSynthesis
             #expect(stop == first || count - stop < 16, "trial \(trial)")
         }
     }
+
+    /// The parallel fills and copies equal their serial counterparts at every thread count,
+    /// below and above the size at which the loops split.
+    @Test func parallelFillsAndCopies() {
+        for count in [0, 1, 7, Parallel.serialWork - 1, 100_003] {
+            let source = (0..<count).map { Double($0) * 0.5 - 3 }
+            for threads in 1...3 {
+                #expect([Double].filledParallel(repeating: -2.5, count: count, threads: threads) == [Double](repeating: -2.5, count: count))
+                #expect([Int32].filledParallel(repeating: -1, count: count, threads: threads) == [Int32](repeating: -1, count: count))
+                #expect([Double].copiedParallel(source, threads: threads) == source)
+            }
+        }
+    }
 }

@@ -71,10 +71,11 @@ package struct AdvantageEstimator: Sendable {
         let stateColumn = stepStates ?? rows.state
         let keyCount = stepStates == nil ? rows.stateCount : max(rows.stateCount, rows.count)
         let n = rows.count
-        var episode = [Double](repeating: 0, count: n)
-        var step = [Double](repeating: 0, count: n)
-        var combined = [Double](repeating: 0, count: n)
-        Parallel.forEachChunk(threads: Parallel.threads(threads), count: index.groupCount, work: n, writing: &episode, &step, &combined) { groups, e, s, c in
+        let threads = Parallel.threads(threads)
+        var episode = [Double].filledParallel(repeating: 0, count: n, threads: threads)
+        var step = [Double].filledParallel(repeating: 0, count: n, threads: threads)
+        var combined = [Double].filledParallel(repeating: 0, count: n, threads: threads)
+        Parallel.forEachChunk(threads: threads, count: index.groupCount, work: n, writing: &episode, &step, &combined) { groups, e, s, c in
             var scratch = GroupScratch(stateCount: keyCount)
             for g in groups {
                 advantages(ofGroup: g, rows, stateColumn, index, stepReward, (e, s, c), &scratch)

@@ -20,8 +20,8 @@ package enum RewardExtractor {
     ) -> RowRewards {
         let n = rows.count
         let threads = Parallel.threads(threads)
-        var stepReward = rows.reward
-        var stepRewardAbs = rows.reward
+        var stepReward = [Double].copiedParallel(rows.reward, threads: threads)
+        var stepRewardAbs = [Double].copiedParallel(rows.reward, threads: threads)
         // Rows in parallel chunks, then trajectories in parallel chunks: disjoint writes only.
         let value = [Double].makeParallel(count: n, threads: threads, minimumChunk: 1 << 15) { range, out in
             for r in range {

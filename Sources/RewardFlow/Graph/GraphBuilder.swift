@@ -31,7 +31,7 @@ package struct GraphBuilder: Sendable {
         let threads = Parallel.threads(self.threads)
         var parts = [GroupGraph?](repeating: nil, count: groups)
         // Per row: the local node of its state (-1: not a node), made global in `assemble`.
-        var rowNode = [Int32](repeating: -1, count: rows.count)
+        var rowNode = [Int32].filledParallel(repeating: -1, count: rows.count, threads: threads)
         Parallel.forEachChunk(threads: threads, count: groups, work: rows.count, writing: &parts, &rowNode) { range, output, rowNodes in
             var scratch = GroupScratch(stateCount: rows.stateCount)
             for g in range {
@@ -228,29 +228,46 @@ package struct GraphBuilder: Sendable {
             // node, no first mention, no larger reward, and edges count once per trajectory
             // anyway (`countEdge`). So only `mean` pays for the tuple table.
             let dedup = nodeReward == .mean
-            if dedup { s.clearTuples(expected: n) } else { s.emitted.removeAll(keepingCapacity: true) }
+            if dedup { s.clearTuples(expected: n) }
+            // Without the tuple table, each transition is counted as it is emitted. The source of
+            // a transition is usually the previous one's target, mentioned with the same reward
+            // (`stateReward` of the same step; a bridged transition's source reward is another
+            // step's): then under `firstSeen` and `max` the mention changes nothing, so its node
+            // is reused without a lookup.
+            var lastTarget: (state: Int32, node: Int32, reward: Double) = (-1, -1, 0)
+            func emit(_ e: EmittedTransition, _ s: inout GroupScratch, _ out: inout GroupGraph) {
+                if dedup {
+                    _ = s.insertTuple(e)
+                    return
+                }
+                let repeated = e.source == lastTarget.state && (nodeReward == .firstSeen || e.sourceReward == lastTarget.reward)
+                let u = repeated ? lastTarget.node : mention(e.source, e.sourceReward, &s, &out)
+                let v = mention(e.target, e.targetReward, &s, &out)
+                lastTarget = (e.target, v, e.targetReward)
+                s.countEdge(UInt64(UInt32(u)) << 32 | UInt64(UInt32(v)), trajectory: Int32(t))
+            }
             var j = 0
             while j < n - 1 {
                 let from = stateColumn[row(j)]
                 if !rows.noop[row(j)] && stateColumn[row(j + 1)] != from {
-                    let e = EmittedTransition(from, rows.action[row(j)], stateColumn[row(j + 1)], stateReward(j), stateReward(j + 1))
-                    if dedup { _ = s.insertTuple(e) } else { s.emitted.append(e) }
+                    emit(EmittedTransition(from, rows.action[row(j)], stateColumn[row(j + 1)], stateReward(j), stateReward(j + 1)), &s, &out)
                     j += 1
                     continue
                 }
                 var k = j + 1
                 while k < n - 1 && (rows.noop[row(k)] || stateColumn[row(k + 1)] == from) { k += 1 }
                 guard k < n - 1 else { break }
-                let e = EmittedTransition(from, rows.action[row(k)], stateColumn[row(k + 1)], stateReward(k), stateReward(k + 1))
-                if dedup { _ = s.insertTuple(e) } else { s.emitted.append(e) }
+                emit(EmittedTransition(from, rows.action[row(k)], stateColumn[row(k + 1)], stateReward(k), stateReward(k + 1)), &s, &out)
                 j = k + 1
             }
 
-            // Nodes, rewards and edge counts from the deduplicated list.
-            for e in s.emitted {
-                let u = mention(e.source, e.sourceReward, &s, &out)
-                let v = mention(e.target, e.targetReward, &s, &out)
-                s.countEdge(UInt64(UInt32(u)) << 32 | UInt64(UInt32(v)), trajectory: Int32(t))
+            // `mean`: nodes, rewards and edge counts from the deduplicated list.
+            if dedup {
+                for e in s.emitted {
+                    let u = mention(e.source, e.sourceReward, &s, &out)
+                    let v = mention(e.target, e.targetReward, &s, &out)
+                    s.countEdge(UInt64(UInt32(u)) << 32 | UInt64(UInt32(v)), trajectory: Int32(t))
+                }
             }
         }
 
@@ -325,11 +342,11 @@ package struct GraphBuilder: Sendable {
         }
         let nodes = groupNodeStart[groups], edges = groupEdgeStart[groups]
         let threads = Parallel.threads(self.threads)
-        var edgeStart = [Int](repeating: 0, count: nodes + 1)
-        var edgeTarget = [Int32](repeating: 0, count: edges)
-        var edgeWeight = [Double](repeating: 0, count: edges)
-        var nodeReward = [Double](repeating: 0, count: nodes)
-        var nodeState = [Int32](repeating: 0, count: nodes)
+        var edgeStart = [Int].filledParallel(repeating: 0, count: nodes + 1, threads: threads)
+        var edgeTarget = [Int32].filledParallel(repeating: 0, count: edges, threads: threads)
+        var edgeWeight = [Double].filledParallel(repeating: 0, count: edges, threads: threads)
+        var nodeReward = [Double].filledParallel(repeating: 0, count: nodes, threads: threads)
+        var nodeState = [Int32].filledParallel(repeating: 0, count: nodes, threads: threads)
         edgeStart[nodes] = edges
         // Nodes, then edges: each group copies its blocks (disjoint ranges) in parallel.
         Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges, writing: &edgeStart, &nodeReward, &nodeState) { range, start, reward, state in

@@ -152,10 +152,44 @@ package struct StateGraph: Sendable {
         }
     }
 
-    /// The transpose: edge `v→u` for every edge `u→v`, same weights (the predecessor lists).
-    package func reversed() -> StateGraph {
-        StateGraph(
-            unchecked: groupNodeStart, adjacency: adjacency.transposed(),
+    /// The transpose: edge `v→u` for every edge `u→v`, same weights (the predecessor lists),
+    /// equal to `adjacency.transposed()`. The transpose of a block-diagonal matrix has the same
+    /// blocks, so each group's block is transposed alone (a counting sort), groups in parallel
+    /// on `threads` (nil: `Execution.threadCount`); a target outside its group's block traps.
+    package func reversed(threads: Int? = nil) -> StateGraph {
+        let threads = Parallel.threads(threads)
+        let (nodes, edges) = (nodeCount, edgeCount)
+        var start = [Int].filledParallel(repeating: edges, count: nodes + 1, threads: threads)
+        var source = [Int32].filledParallel(repeating: 0, count: edges, threads: threads)
+        var weight = [Double].filledParallel(repeating: 0, count: edges, threads: threads)
+        let (edgeStart, edgeTarget, edgeWeight) = (self.edgeStart, self.edgeTarget, self.edgeWeight)
+        Parallel.forEachChunk(threads: threads, count: groupCount, work: nodes + edges, writing: &start, &source, &weight) { groups, start, source, weight in
+            var fill: [Int] = []
+            for g in groups {
+                let lo = groupNodeStart[g], hi = groupNodeStart[g + 1]
+                // fill[v - lo + 1]: in-degree of v, then (prefix sums) where v's row starts.
+                fill.removeAll(keepingCapacity: true)
+                fill.append(contentsOf: repeatElement(0, count: hi - lo + 1))
+                for e in edgeStart[lo]..<edgeStart[hi] {
+                    let v = Int(edgeTarget[e])
+                    precondition(v >= lo && v < hi, "StateGraph.reversed: an edge leaves its group's block")
+                    fill[v - lo + 1] += 1
+                }
+                fill[0] = edgeStart[lo]
+                for k in 0..<(hi - lo) { fill[k + 1] += fill[k] }
+                for v in lo..<hi { start[v] = fill[v - lo] }
+                for u in lo..<hi {
+                    for e in edgeStart[u]..<edgeStart[u + 1] {
+                        let k = Int(edgeTarget[e]) - lo
+                        source[fill[k]] = Int32(truncatingIfNeeded: u)
+                        weight[fill[k]] = edgeWeight[e]
+                        fill[k] += 1
+                    }
+                }
+            }
+        }
+        return StateGraph(
+            unchecked: groupNodeStart, adjacency: SparseMatrix(rowStart: start, column: source, value: weight),
             nodeReward: nodeReward, nodeState: nodeState, rowNode: rowNode)
     }
 }

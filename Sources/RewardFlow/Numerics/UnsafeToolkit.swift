@@ -184,11 +184,26 @@ extension Array where Element: BitwiseCopyable {
         _ body: (Range<Int>, SendableBuffer<Element>) -> Void
     ) -> [Element] {
         [Element](unsafeUninitializedCapacity: count) { buffer, initialised in
+            adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             let out = SendableBuffer(buffer)
             Parallel.forEachChunk(threads: threads, count: count, minimumChunk: minimumChunk, work: work) { body($0, out) }
             initialised = count
         }
     }
+}
+
+/// Asks the kernel to back the 2 MiB-aligned interior of `storage` (fresh, not yet written:
+/// `makeParallel`'s) with transparent huge pages, so that its first writes fault 2 MiB at a
+/// time instead of 4 KiB; a no-op for storage under 4 MiB, where the kernel has no THP, or
+/// where it refuses (the advice changes no data).
+private func adviseHugePages(_ storage: UnsafeMutableRawBufferPointer) {
+    let hugePage = 2 << 20
+    guard storage.count >= 2 * hugePage, let base = storage.baseAddress else { return }
+    let address = UInt(bitPattern: base)
+    let first = (address + UInt(hugePage - 1)) & ~UInt(hugePage - 1)
+    let end = (address + UInt(storage.count)) & ~UInt(hugePage - 1)
+    guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { return }
+    _ = madvise(start, Int(end - first), MADV_HUGEPAGE)
 }
 
 // MARK: - Output bytes

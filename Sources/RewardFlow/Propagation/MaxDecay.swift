@@ -35,8 +35,8 @@ package struct MaxDecay: Propagator {
 
     private func solve(_ graph: StateGraph) -> [Double] {
         let n = graph.nodeCount
-        var values = [Double](repeating: 0, count: n)
-        let predecessors = gamma < 1 ? graph.reversed() : graph
+        var values = [Double].filledParallel(repeating: 0, count: n, threads: threads)
+        let predecessors = gamma < 1 ? graph.reversed(threads: threads) : graph
         Parallel.forEachChunk(threads: threads, count: graph.groupCount, work: graph.nodeCount + graph.edgeCount, writing: &values) { groups, output in
             var work = Workspace()
             for g in groups {

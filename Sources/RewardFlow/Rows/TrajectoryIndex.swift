@@ -2,7 +2,8 @@
 /// appearance, each trajectory's rows by step.
 ///
 /// Building it validates what needs the whole batch: steps `0..<L` with no gap or duplicate,
-/// and no row active again after an inactive one. Built by counting sort, O(rows).
+/// and no row active again after an inactive one. O(rows): one pass when the rows already lie
+/// in this order, else a counting sort.
 package struct TrajectoryIndex: Sendable {
     /// Number of groups.
     package let groupCount: Int
@@ -19,12 +20,86 @@ package struct TrajectoryIndex: Sendable {
     /// The number of trajectories.
     package var trajectoryCount: Int { trajectoryRowStart.count - 1 }
 
-    /// Orders and validates `rows`.
-    package init(_ rows: StepRows) throws(RewardFlowError) {
-        let n = rows.count
-        guard n > 0 else {
+    /// Orders and validates `rows`; `threads` (nil: `Execution.threadCount`) write the order
+    /// of a batch already in it. The index never depends on `threads`.
+    package init(_ rows: StepRows, threads: Int? = nil) throws(RewardFlowError) {
+        guard rows.count > 0 else {
             throw .invalidInput(location: .input, field: "rows", message: "empty input: there are no step rows")
         }
+        let order: (groupStart: [Int], rowStart: [Int], ordered: [Int32])
+        if let inOrder = Self.inOrder(rows, threads: Parallel.threads(threads)) { order = inOrder } else { order = try Self.sorted(rows) }
+        let (groupStart, rowStart, ordered) = order
+
+        // Active rows form a prefix of each trajectory.
+        let trajectories = rowStart.count - 1
+        var activePrefix = [Int32](repeating: 0, count: trajectories)
+        for t in 0..<trajectories {
+            var m = -1
+            for j in rowStart[t]..<rowStart[t + 1] {
+                let r = Int(ordered[j])
+                if rows.active[r] {
+                    if m >= 0 {
+                        throw .invalidInput(
+                            location: rows.location(ofRow: r), field: "active",
+                            message: "step \(rows.step[r]) is active after inactive step \(m) of the same trajectory")
+                    }
+                } else if m < 0 {
+                    m = j - rowStart[t]
+                }
+            }
+            activePrefix[t] = Int32(m < 0 ? rowStart[t + 1] - rowStart[t] : m)
+        }
+
+        self.groupCount = groupStart.count - 1
+        self.groupTrajectoryStart = groupStart
+        self.trajectoryRowStart = rowStart
+        self.orderedRows = ordered
+        self.activePrefix = activePrefix
+    }
+
+    /// The order of a batch whose rows already lie in it (the usual case: a trainer or `synth`
+    /// writes each trajectory's steps `0, 1, 2, …` in turn, group after group, groups in the
+    /// order of their ids): `orderedRows` is `0..<n`. Nil at the first row out of place (which
+    /// `sorted` then orders, or names in its error); O(rows), one pass, no hashing.
+    static func inOrder(_ rows: StepRows, threads: Int) -> (groupStart: [Int], rowStart: [Int], ordered: [Int32])? {
+        let n = rows.count
+        // The last group in which each trajectory name started a run of rows.
+        var runGroup = [Int32](repeating: -1, count: rows.trajectoryNames.count)
+        var groupStart: [Int] = [], rowStart: [Int] = []
+        var group: Int32 = -1, trajectory: Int32 = -1, nextStep: Int32 = 0
+        for r in 0..<n {
+            if rows.group[r] == group && rows.trajectory[r] == trajectory {
+                guard rows.step[r] == nextStep else { return nil }
+                nextStep += 1
+                continue
+            }
+            // A new trajectory: at step 0, in the current group or the next one, and not
+            // met before in its group.
+            guard rows.step[r] == 0 else { return nil }
+            if rows.group[r] != group {
+                guard rows.group[r] == group &+ 1 else { return nil }
+                group += 1
+                groupStart.append(rowStart.count)
+            }
+            trajectory = rows.trajectory[r]
+            guard runGroup[Int(trajectory)] != group else { return nil }
+            runGroup[Int(trajectory)] = group
+            rowStart.append(r)
+            nextStep = 1
+        }
+        guard Int(group) + 1 == rows.groupNames.count else { return nil }
+        groupStart.append(rowStart.count)
+        rowStart.append(n)
+        let identity = [Int32].makeParallel(count: n, threads: threads, minimumChunk: 1 << 15, work: n) { range, out in
+            for r in range { out[r] = Int32(truncatingIfNeeded: r) }
+        }
+        return (groupStart, rowStart, identity)
+    }
+
+    /// The order of any batch, by counting sort; refuses a gap or a duplicate in a
+    /// trajectory's steps.
+    static func sorted(_ rows: StepRows) throws(RewardFlowError) -> (groupStart: [Int], rowStart: [Int], ordered: [Int32]) {
+        let n = rows.count
         // 1. Trajectories in first-appearance order, keyed by (group, name).
         var ids = KeyInternTable(capacity: 1024)
         var firstSeen = [Int32](repeating: 0, count: n)
@@ -87,30 +162,7 @@ package struct TrajectoryIndex: Sendable {
             ordered[slot] = Int32(r)
         }
 
-        // 4. Active rows form a prefix of each trajectory.
-        var activePrefix = [Int32](repeating: 0, count: trajectories)
-        for t in 0..<trajectories {
-            var m = -1
-            for j in rowStart[t]..<rowStart[t + 1] {
-                let r = Int(ordered[j])
-                if rows.active[r] {
-                    if m >= 0 {
-                        throw .invalidInput(
-                            location: rows.location(ofRow: r), field: "active",
-                            message: "step \(rows.step[r]) is active after inactive step \(m) of the same trajectory")
-                    }
-                } else if m < 0 {
-                    m = j - rowStart[t]
-                }
-            }
-            activePrefix[t] = Int32(m < 0 ? rowStart[t + 1] - rowStart[t] : m)
-        }
-
-        self.groupCount = groups
-        self.groupTrajectoryStart = groupStart
-        self.trajectoryRowStart = rowStart
-        self.orderedRows = ordered
-        self.activePrefix = activePrefix
+        return (groupStart, rowStart, ordered)
     }
 
     /// The group of ordered trajectory `t`.

@@ -68,7 +68,7 @@ public struct Scorer: Sendable {
         try Self.checkSimilarity(options, rows)
         let threads = Parallel.threads(options.threads)
         explain.threads = threads
-        let index = try explain.time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows) }
+        let index = try explain.time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows, threads: threads) }
         return ScoringBatch(rows: rows, index: index, options: options, threads: threads)
     }
 
@@ -81,7 +81,7 @@ public struct Scorer: Sendable {
         let rewards = try options.scoringOperator().rewards(&batch, explain: &explain)
         if options.stepReward != .difference { explain.notes.append("step reward: \(options.stepReward.rawValue)") }
         let scored = ScoredRows(rewards: rewards, advantages: try advantages(batch, rewards, explain: &explain))
-        try Self.requireFinite(scored, rows)
+        try Self.requireFinite(scored, rows, threads: batch.threads)
         return (scored, batch)
     }
 
@@ -111,7 +111,7 @@ public struct Scorer: Sendable {
 
     /// Refuses outputs that left the double range (rewards near ±1e308 can overflow a value
     /// difference, a discounted sum or an episode score): JSON has no infinities.
-    static func requireFinite(_ scored: ScoredRows, _ rows: StepRows) throws(RewardFlowError) {
+    static func requireFinite(_ scored: ScoredRows, _ rows: StepRows, threads: Int) throws(RewardFlowError) {
         var columns = [("value", scored.rewards.value), ("step_reward", scored.rewards.stepReward),
                        ("step_reward_abs", scored.rewards.stepRewardAbs)]
         if let a = scored.advantages {
@@ -119,9 +119,15 @@ public struct Scorer: Sendable {
         }
         for (name, column) in columns {
             // Exponent field all ones ⇔ ±inf or NaN; integer ops, so the scan vectorises.
-            var nonFinite: UInt64 = 0
-            for x in column { nonFinite |= (((x.bitPattern >> 52) & 0x7FF) &+ 1) >> 11 }
-            guard nonFinite != 0, let r = column.firstIndex(where: { !$0.isFinite }) else { continue }
+            let parts = column.count < Parallel.serialWork ? 1 : threads
+            let nonFinite = Parallel.map(threads: threads, parts: parts) { k in
+                var bits: UInt64 = 0
+                for x in column[column.count * k / parts..<column.count * (k + 1) / parts] {
+                    bits |= (((x.bitPattern >> 52) & 0x7FF) &+ 1) >> 11
+                }
+                return bits
+            }
+            guard nonFinite.contains(where: { $0 != 0 }), let r = column.firstIndex(where: { !$0.isFinite }) else { continue }
             throw .numerical(message: "\(rows.location(ofRow: r)): \(name): the result overflows a double (\(column[r])); rewards this large cannot be scored, rescale them")
         }
     }
