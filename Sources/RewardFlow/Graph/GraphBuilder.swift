@@ -19,9 +19,10 @@ package struct GraphBuilder: Sendable {
 
     /// Builds the graph of `rows`, ordered by `index`.
     ///
-    /// Groups are built in parallel (contiguous chunks of groups, per-thread scratch, no
-    /// hashing containers: stamped arrays and small open-addressing tables), then laid out
-    /// into the batch's CSR arrays in group order. The result never depends on threads.
+    /// Groups are built in parallel (one part of contiguous groups per thread, each into its
+    /// own arrays with per-thread scratch; no hashing containers: stamped arrays and small
+    /// open-addressing tables), then laid out into the batch's CSR arrays in group order. The
+    /// result never depends on threads.
     ///
     /// `states` replaces the rows' state column (one id per row): the representatives of
     /// SPEC §2.1's similarity clusters (`SimilarStates.graphStates`); nil reads `rows.state`.
@@ -29,26 +30,38 @@ package struct GraphBuilder: Sendable {
         let stateColumn = states ?? rows.state
         let groups = index.groupCount
         let threads = Parallel.threads(self.threads)
-        var parts = [GroupGraph?](repeating: nil, count: groups)
+        let partCount = rows.count < Parallel.serialWork ? 1 : max(1, min(threads, groups))
+        var parts = [GraphPart?](repeating: nil, count: partCount)
         // Per row: the local node of its state (-1: not a node), made global in `assemble`.
         var rowNode = [Int32].filledParallel(repeating: -1, count: rows.count, threads: threads)
-        Parallel.forEachChunk(threads: threads, count: groups, work: rows.count, writing: &parts, &rowNode) { range, output, rowNodes in
+        Parallel.forEachChunk(threads: threads, count: partCount, writing: &parts, &rowNode) { range, output, rowNodes in
             var scratch = GroupScratch(stateCount: rows.stateCount)
-            for g in range {
-                output[g] = buildGroup(g, rows, stateColumn, index, rowNodes, &scratch)
+            for p in range {
+                var part = GraphPart(firstGroup: groups * p / partCount)
+                for g in part.firstGroup..<(groups * (p + 1) / partCount) {
+                    buildGroup(g, rows, stateColumn, index, rowNodes, &part, &scratch)
+                }
+                output[p] = part
             }
         }
-        return assemble(parts.map { $0! }, rows: rows, rowNode: &rowNode)
+        return assemble(parts.map { $0! }, groups: groups, rows: rows, rowNode: &rowNode)
     }
 
     // MARK: - One group
 
-    /// One group's graph with local node ids.
-    struct GroupGraph {
-        var nodeState: [Int32] = []
-        var nodeReward: [Double] = []
-        /// The group's adjacency over local node ids, targets ascending in each row.
-        var adjacency = SparseMatrix(rowStart: [0], column: [], value: [])
+    /// The graphs of consecutive groups `firstGroup ..< firstGroup + nodeCount.count`, one
+    /// after the other in the part's own arrays; node ids are local to their group (0 at the
+    /// group's first node).
+    struct GraphPart {
+        let firstGroup: Int
+        /// Per group of the part: its number of nodes and of edges.
+        var nodeCount: [Int] = [], edgeCount: [Int] = []
+        /// Per node: its state, `r(s)`, and where its out-edges start in the part's edge arrays.
+        var nodeState: [Int32] = [], nodeReward: [Double] = [], edgeStart: [Int] = []
+        /// Per edge: its target (local to the group), ascending within each source, and `w`.
+        var edgeTarget: [Int32] = [], edgeWeight: [Double] = []
+
+        init(firstGroup: Int) { self.firstGroup = firstGroup }
     }
 
     /// An emitted transition `(s, a, s', r(s), r(s'))`; rewards compared as numbers.
@@ -95,6 +108,8 @@ package struct GraphBuilder: Sendable {
         /// Mentions per local node (`mean` only).
         var mentionCount: [Int32] = []
         var order: [Int32] = []
+        /// The current group's local CSR offsets, and their fill positions.
+        var localEdgeStart: [Int] = [], fill: [Int] = []
 
         init(stateCount: Int) {
             nodeOfState = StampedMap(count: stateCount)
@@ -182,9 +197,10 @@ package struct GraphBuilder: Sendable {
 
     func buildGroup(
         _ g: Int, _ rows: StepRows, _ stateColumn: [Int32], _ index: TrajectoryIndex, _ rowNodes: SendableBuffer<Int32>,
-        _ s: inout GroupScratch
-    ) -> GroupGraph {
-        var out = GroupGraph()
+        _ out: inout GraphPart, _ s: inout GroupScratch
+    ) {
+        // The group's nodes are `out`'s from `nodeBase` on, its edges from `edgeBase` on.
+        let nodeBase = out.nodeState.count, edgeBase = out.edgeTarget.count
         s.nodeOfState.clear()
         s.clearEdges()
         s.mentionCount.removeAll(keepingCapacity: true)
@@ -193,17 +209,17 @@ package struct GraphBuilder: Sendable {
         /// first value: the whole rule for `firstSeen`, the start of `max` and of `mean`'s sum);
         /// later mentions apply the policy. Rewards arrive normalised (`+ 0.0`), so starting
         /// `mean`'s sum at the first reward equals starting it at 0.
-        func mention(_ state: Int32, _ reward: Double, _ s: inout GroupScratch, _ out: inout GroupGraph) -> Int32 {
+        func mention(_ state: Int32, _ reward: Double, _ s: inout GroupScratch, _ out: inout GraphPart) -> Int32 {
             let known = s.nodeOfState.value(Int(state))
             if known < 0 {
-                let id = Int32(out.nodeState.count)
+                let id = Int32(out.nodeState.count - nodeBase)
                 s.nodeOfState.set(Int(state), id)
                 out.nodeState.append(state)
                 out.nodeReward.append(reward)
                 if nodeReward == .mean { s.mentionCount.append(1) }
                 return id
             }
-            let i = Int(known)
+            let i = nodeBase + Int(known)
             switch nodeReward {
             case .firstSeen:
                 break
@@ -211,7 +227,7 @@ package struct GraphBuilder: Sendable {
                 if reward > out.nodeReward[i] { out.nodeReward[i] = reward }
             case .mean:
                 out.nodeReward[i] += reward
-                s.mentionCount[i] += 1
+                s.mentionCount[Int(known)] += 1
             }
             return known
         }
@@ -235,7 +251,7 @@ package struct GraphBuilder: Sendable {
             // step's): then under `firstSeen` and `max` the mention changes nothing, so its node
             // is reused without a lookup.
             var lastTarget: (state: Int32, node: Int32, reward: Double) = (-1, -1, 0)
-            func emit(_ e: EmittedTransition, _ s: inout GroupScratch, _ out: inout GroupGraph) {
+            func emit(_ e: EmittedTransition, _ s: inout GroupScratch, _ out: inout GraphPart) {
                 if dedup {
                     _ = s.insertTuple(e)
                     return
@@ -271,28 +287,30 @@ package struct GraphBuilder: Sendable {
             }
         }
 
+        let nodes = out.nodeState.count - nodeBase
         if nodeReward == .mean {
-            for i in 0..<out.nodeReward.count { out.nodeReward[i] /= Double(s.mentionCount[i]) }
+            for i in 0..<nodes { out.nodeReward[nodeBase + i] /= Double(s.mentionCount[i]) }
         }
 
-        // Local CSR by counting sort on the source, targets ascending within each source.
-        let nodes = out.nodeState.count
+        // Local CSR by counting sort on the source, targets ascending within each source,
+        // appended to the part's edge arrays.
         let edges = s.edgeKey.count
-        var edgeStart = [Int](repeating: 0, count: nodes + 1)
-        for key in s.edgeKey { edgeStart[Int(key >> 32) + 1] += 1 }
-        for u in 0..<nodes { edgeStart[u + 1] += edgeStart[u] }
+        s.localEdgeStart.removeAll(keepingCapacity: true)
+        s.localEdgeStart.append(contentsOf: repeatElement(0, count: nodes + 1))
+        for key in s.edgeKey { s.localEdgeStart[Int(key >> 32) + 1] += 1 }
+        for u in 0..<nodes { s.localEdgeStart[u + 1] += s.localEdgeStart[u] }
         s.order.removeAll(keepingCapacity: true)
         s.order.append(contentsOf: repeatElement(0, count: edges))
-        var fill = edgeStart
+        s.fill.removeAll(keepingCapacity: true)
+        s.fill.append(contentsOf: s.localEdgeStart)
         for (i, key) in s.edgeKey.enumerated() {
             let u = Int(key >> 32)
-            s.order[fill[u]] = Int32(i)
-            fill[u] += 1
+            s.order[s.fill[u]] = Int32(i)
+            s.fill[u] += 1
         }
-        var edgeTarget = [Int32](repeating: 0, count: edges)
-        var edgeWeight = [Double](repeating: 0, count: edges)
         for u in 0..<nodes {
-            let lo = edgeStart[u], hi = edgeStart[u + 1]
+            let lo = s.localEdgeStart[u], hi = s.localEdgeStart[u + 1]
+            out.edgeStart.append(edgeBase + lo)
             // Insertion sort by target (out-degrees are small); a full sort for large ones.
             if hi - lo > 32 {
                 s.order[lo..<hi].sort { s.edgeKey[Int($0)] < s.edgeKey[Int($1)] }
@@ -310,11 +328,12 @@ package struct GraphBuilder: Sendable {
             }
             for e in lo..<hi {
                 let i = Int(s.order[e])
-                edgeTarget[e] = Int32(truncatingIfNeeded: s.edgeKey[i] & 0xFFFF_FFFF)
-                edgeWeight[e] = Double(s.edgeWeight[i])
+                out.edgeTarget.append(Int32(truncatingIfNeeded: s.edgeKey[i] & 0xFFFF_FFFF))
+                out.edgeWeight.append(Double(s.edgeWeight[i]))
             }
         }
-        out.adjacency = SparseMatrix(rowStart: edgeStart, column: edgeTarget, value: edgeWeight)
+        out.nodeCount.append(nodes)
+        out.edgeCount.append(edges)
 
         // Rows of the group whose state is a node: their local node.
         for t in index.groupTrajectoryStart[g]..<index.groupTrajectoryStart[g + 1] {
@@ -325,20 +344,21 @@ package struct GraphBuilder: Sendable {
                 if node >= 0 { rowNodes[r] = node }
             }
         }
-        return out
     }
 
     // MARK: - Concatenation
 
-    /// Lays the groups' local CSRs out into the batch's arrays (offsets first, then every group
-    /// copies its block in parallel) and turns local row nodes into global ones.
-    func assemble(_ parts: [GroupGraph], rows: StepRows, rowNode: inout [Int32]) -> StateGraph {
-        let groups = parts.count
+    /// Lays the parts' local CSRs out into the batch's arrays (offsets first, then every part
+    /// copies its blocks in parallel) and turns local row nodes into global ones.
+    func assemble(_ parts: [GraphPart], groups: Int, rows: StepRows, rowNode: inout [Int32]) -> StateGraph {
         var groupNodeStart = [Int](repeating: 0, count: groups + 1)
         var groupEdgeStart = [Int](repeating: 0, count: groups + 1)
-        for (g, part) in parts.enumerated() {
-            groupNodeStart[g + 1] = groupNodeStart[g] + part.nodeState.count
-            groupEdgeStart[g + 1] = groupEdgeStart[g] + part.adjacency.nonzeroCount
+        for part in parts {
+            for (k, (nodes, edges)) in zip(part.nodeCount, part.edgeCount).enumerated() {
+                let g = part.firstGroup + k
+                groupNodeStart[g + 1] = groupNodeStart[g] + nodes
+                groupEdgeStart[g + 1] = groupEdgeStart[g] + edges
+            }
         }
         let nodes = groupNodeStart[groups], edges = groupEdgeStart[groups]
         let threads = Parallel.threads(self.threads)
@@ -348,25 +368,28 @@ package struct GraphBuilder: Sendable {
         var nodeReward = [Double].filledParallel(repeating: 0, count: nodes, threads: threads)
         var nodeState = [Int32].filledParallel(repeating: 0, count: nodes, threads: threads)
         edgeStart[nodes] = edges
-        // Nodes, then edges: each group copies its blocks (disjoint ranges) in parallel.
-        Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges, writing: &edgeStart, &nodeReward, &nodeState) { range, start, reward, state in
-            for g in range {
-                let part = parts[g]
-                let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
+        // Nodes, then edges: each part copies its blocks (disjoint ranges) in parallel.
+        Parallel.forEachChunk(threads: threads, count: parts.count, work: nodes + edges, writing: &edgeStart, &nodeReward, &nodeState) { range, start, reward, state in
+            for part in parts[range] {
+                let nodeBase = groupNodeStart[part.firstGroup], edgeBase = groupEdgeStart[part.firstGroup]
                 for u in 0..<part.nodeState.count {
-                    start[nodeBase + u] = edgeBase + part.adjacency.rowStart[u]
+                    start[nodeBase + u] = edgeBase + part.edgeStart[u]
                     reward[nodeBase + u] = part.nodeReward[u]
                     state[nodeBase + u] = part.nodeState[u]
                 }
             }
         }
-        Parallel.forEachChunk(threads: threads, count: groups, work: nodes + edges, writing: &edgeTarget, &edgeWeight) { range, target, weight in
-            for g in range {
-                let part = parts[g]
-                let nodeBase = groupNodeStart[g], edgeBase = groupEdgeStart[g]
-                for e in 0..<part.adjacency.nonzeroCount {
-                    target[edgeBase + e] = Int32(nodeBase) + part.adjacency.column[e]
-                    weight[edgeBase + e] = part.adjacency.value[e]
+        Parallel.forEachChunk(threads: threads, count: parts.count, work: nodes + edges, writing: &edgeTarget, &edgeWeight) { range, target, weight in
+            for part in parts[range] {
+                var e = 0
+                for (k, count) in part.edgeCount.enumerated() {
+                    let g = part.firstGroup + k
+                    let nodeBase = Int32(groupNodeStart[g]), edgeBase = groupEdgeStart[part.firstGroup]
+                    for _ in 0..<count {
+                        target[edgeBase + e] = nodeBase + part.edgeTarget[e]
+                        weight[edgeBase + e] = part.edgeWeight[e]
+                        e += 1
+                    }
                 }
             }
         }
