@@ -197,13 +197,13 @@ public func rf_score(
         }
         let scoring = try ScoringOptions(options)
         let scored = try library { () throws(RewardFlowError) in try Scorer(options: scoring).score(rows) }
-        let n = rows.count
-        OutputColumn(pointer: out.value).write(scored.rewards.value, count: n)
-        OutputColumn(pointer: out.step_reward).write(scored.rewards.stepReward, count: n)
-        OutputColumn(pointer: out.step_reward_abs).write(scored.rewards.stepRewardAbs, count: n)
-        OutputColumn(pointer: out.episode_advantage).write(scored.advantages?.episode, count: n)
-        OutputColumn(pointer: out.step_advantage).write(scored.advantages?.step, count: n)
-        OutputColumn(pointer: out.advantage).write(scored.advantages?.combined, count: n)
+        let (n, threads) = (rows.count, Parallel.threads(scoring.threads))
+        OutputColumn(pointer: out.value).write(scored.rewards.value, count: n, threads: threads)
+        OutputColumn(pointer: out.step_reward).write(scored.rewards.stepReward, count: n, threads: threads)
+        OutputColumn(pointer: out.step_reward_abs).write(scored.rewards.stepRewardAbs, count: n, threads: threads)
+        OutputColumn(pointer: out.episode_advantage).write(scored.advantages?.episode, count: n, threads: threads)
+        OutputColumn(pointer: out.step_advantage).write(scored.advantages?.step, count: n, threads: threads)
+        OutputColumn(pointer: out.advantage).write(scored.advantages?.combined, count: n, threads: threads)
     }
 }
 
@@ -324,16 +324,23 @@ enum StringColumn {
 struct OutputColumn {
     let pointer: UnsafeMutablePointer<Double>?
 
-    /// Copies `values` (or zeros when `values` is nil) into the array.
-    func write(_ values: [Double]?, count: Int) {
+    /// Copies `values` (or zeros when `values` is nil) into the array, in contiguous chunks on
+    /// up to `threads` threads: a caller's fresh array is faulted in by all of them, not by
+    /// one serial copy.
+    func write(_ values: [Double]?, count: Int, threads: Int) {
         guard let pointer, count > 0 else { return }
-        if let values {
-            values.withUnsafeBufferPointer { source in
-                guard let start = source.baseAddress else { return }
-                pointer.update(from: start, count: min(count, source.count))
+        guard let values else {
+            Parallel.forEachChunk(threads: threads, count: count, minimumChunk: 1 << 16, work: count) { range in
+                (pointer + range.lowerBound).update(repeating: 0, count: range.count)
             }
-        } else {
-            pointer.update(repeating: 0, count: count)
+            return
+        }
+        let n = min(count, values.count)
+        values.withUnsafeBufferPointer { source in
+            guard let start = source.baseAddress else { return }
+            Parallel.forEachChunk(threads: threads, count: n, minimumChunk: 1 << 16, work: n) { range in
+                (pointer + range.lowerBound).update(from: start + range.lowerBound, count: range.count)
+            }
         }
     }
 }

@@ -84,6 +84,30 @@ package struct AdvantageEstimator: Sendable {
         return RowAdvantages(episode: episode, step: step, combined: combined)
     }
 
+    /// The exactly rounded sum of `reward` over `rows` (a trajectory's active rows).
+    ///
+    /// Sparse rewards first: with at most one nonzero term, finite, the exact sum is that term
+    /// (`x + ±0 = x`), and a sum of zeros only is −0 exactly when every term is −0 (IEEE, as the
+    /// accumulator gives); any other trajectory goes through `sum`.
+    @inline(__always)
+    static func episodeScore(_ reward: [Double], _ rows: ArraySlice<Int32>, _ sum: inout ExactAccumulator) -> Double {
+        var nonzero = 0, term = 0.0, onlyNegativeZeros = true
+        for r in rows {
+            let x = reward[Int(r)]
+            if x != 0 {  // also NaN
+                nonzero += 1
+                term = x
+            } else if x.sign == .plus {
+                onlyNegativeZeros = false
+            }
+        }
+        if nonzero == 0 { return rows.isEmpty || !onlyNegativeZeros ? 0 : -0.0 }
+        if nonzero == 1 && term.isFinite { return term }
+        sum.reset()
+        for r in rows { sum.add(reward[Int(r)]) }
+        return sum.value
+    }
+
     /// Per-thread scratch: state → step group of the current group (stamped, never cleared).
     struct GroupScratch {
         let stepGroupOfState: StampedMap
@@ -115,9 +139,7 @@ package struct AdvantageEstimator: Sendable {
         for t in trajectories {
             let first = index.trajectoryRowStart[t]
             let m = Int(index.activePrefix[t])
-            s.sum.reset()
-            for j in 0..<m { s.sum.add(rows.reward[Int(index.orderedRows[first + j])]) }
-            s.values.append(s.sum.value)
+            s.values.append(Self.episodeScore(rows.reward, index.orderedRows[first..<(first + m)], &s.sum))
             activeCount += m
         }
         if episodeWeighting == .trajectories {
