@@ -33,13 +33,13 @@ def main():
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     results = {b: [] for b in args.binaries}
-    checksum = {}
+    reference = None  # the first run's value sum: every build must score the same values
     for r in range(args.rounds):
         for b in args.binaries:
             d = run(b, args)
-            checksum.setdefault(b, d["value_sum"])
-            if d["value_sum"] != checksum[args.binaries[0]]:
-                raise SystemExit(f"{b}: value sum {d['value_sum']} differs from {checksum[args.binaries[0]]}")
+            reference = d["value_sum"] if reference is None else reference
+            if d["value_sum"] != reference:
+                raise SystemExit(f"{b}: value sum {d['value_sum']} differs from {reference}")
             results[b].append(d)
             print(f"round {r + 1} {b}: " + " ".join(f"{s} {d[s] * 1e3:.2f}" for s in STAGES), flush=True)
     base = statistics.median(d["score"] for d in results[args.binaries[0]])

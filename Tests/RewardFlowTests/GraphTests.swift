@@ -172,20 +172,30 @@ import RewardFlowSynthesis
         }
     }
 
-    /// The per-group parallel transpose equals the sparse matrix's own counting-sort transpose,
-    /// at any thread count, and keeps the group blocks.
+    /// The per-group parallel transpose lists, for every node v, the edges u→v as v→u with
+    /// their weights, sources ascending (brute force: all edges sorted by (target, source)), at
+    /// any thread count, and keeps the group blocks.
     @Test func reversedEqualsTranspose() throws {
         var options = SynthesisOptions()
         (options.groups, options.seed) = (80, 5)
         let rows = try RolloutSynthesizer(options).rows(identity: .key)
         let graph = GraphBuilder().build(rows, index: try TrajectoryIndex(rows))
-        let transpose = graph.adjacency.transposed()
+        var edges: [(target: Int32, source: Int32, weight: Double)] = []
+        for u in 0..<graph.nodeCount {
+            for e in graph.edgeStart[u]..<graph.edgeStart[u + 1] {
+                edges.append((graph.edgeTarget[e], Int32(u), graph.edgeWeight[e]))
+            }
+        }
+        edges.sort { ($0.target, $0.source) < ($1.target, $1.source) }
+        var start = [Int](repeating: 0, count: graph.nodeCount + 1)
+        for edge in edges { start[Int(edge.target) + 1] += 1 }
+        for v in 0..<graph.nodeCount { start[v + 1] += start[v] }
         #expect(graph.edgeCount > 1000)
         for threads in 1...3 {
             let reversed = graph.reversed(threads: threads)
-            #expect(reversed.edgeStart == transpose.rowStart)
-            #expect(reversed.edgeTarget == transpose.column)
-            #expect(reversed.edgeWeight == transpose.value)
+            #expect(reversed.edgeStart == start)
+            #expect(reversed.edgeTarget == edges.map(\.source))
+            #expect(reversed.edgeWeight == edges.map(\.weight))
             #expect(reversed.groupNodeStart == graph.groupNodeStart)
         }
     }

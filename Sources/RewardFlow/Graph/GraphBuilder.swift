@@ -381,10 +381,10 @@ package struct GraphBuilder: Sendable {
         }
         Parallel.forEachChunk(threads: threads, count: parts.count, work: nodes + edges, writing: &edgeTarget, &edgeWeight) { range, target, weight in
             for part in parts[range] {
+                let edgeBase = groupEdgeStart[part.firstGroup]
                 var e = 0
                 for (k, count) in part.edgeCount.enumerated() {
-                    let g = part.firstGroup + k
-                    let nodeBase = Int32(groupNodeStart[g]), edgeBase = groupEdgeStart[part.firstGroup]
+                    let nodeBase = Int32(groupNodeStart[part.firstGroup + k])
                     for _ in 0..<count {
                         target[edgeBase + e] = nodeBase + part.edgeTarget[e]
                         weight[edgeBase + e] = part.edgeWeight[e]

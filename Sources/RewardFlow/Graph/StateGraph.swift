@@ -153,7 +153,7 @@ package struct StateGraph: Sendable {
     }
 
     /// The transpose: edge `v→u` for every edge `u→v`, same weights (the predecessor lists),
-    /// equal to `adjacency.transposed()`. The transpose of a block-diagonal matrix has the same
+    /// each node's sources ascending. The transpose of a block-diagonal matrix has the same
     /// blocks, so each group's block is transposed alone (a counting sort), groups in parallel
     /// on `threads` (nil: `Execution.threadCount`); a target outside its group's block traps.
     package func reversed(threads: Int? = nil) -> StateGraph {

@@ -5,7 +5,8 @@
 /// The state graph's weighted adjacency `w`, the transition matrix `P`, diffusion's `S` and
 /// every system matrix handed to a solver are `SparseMatrix`es. Read as compressed columns,
 /// the same arrays are the transpose (`CSC(A) = CSR(Aᵀ)`), which is how the SuiteSparse
-/// wrappers take them; `transposed()` builds the transpose explicitly (the predecessor lists).
+/// wrappers take them; `StateGraph.reversed` builds the graph's transpose explicitly (the
+/// predecessor lists).
 struct SparseMatrix: Sendable, Equatable {
     /// Row offsets (`rowCount + 1`, starting at 0, non-decreasing).
     var rowStart: [Int]
@@ -61,27 +62,6 @@ struct SparseMatrix: Sendable, Equatable {
     /// offsets and columns are shared, not copied.
     func withValues(_ values: [Double]) -> SparseMatrix {
         SparseMatrix(rowStart: rowStart, column: column, value: values, columnCount: columnCount)
-    }
-
-    /// The transpose `Aᵀ`, by a counting sort on the columns: row `j` of the result lists the
-    /// rows `i` with `A(i, j) ≠ 0` in ascending order, with the same values.
-    func transposed() -> SparseMatrix {
-        let n = columnCount
-        var start = [Int](repeating: 0, count: n + 1)
-        for j in column { start[Int(j) + 1] += 1 }
-        for j in 0..<n { start[j + 1] += start[j] }
-        var fill = start
-        var target = [Int32](repeating: 0, count: nonzeroCount)
-        var weight = [Double](repeating: 0, count: nonzeroCount)
-        for i in 0..<rowCount {
-            for e in rowStart[i]..<rowStart[i + 1] {
-                let j = Int(column[e])
-                target[fill[j]] = Int32(i)
-                weight[fill[j]] = value[e]
-                fill[j] += 1
-            }
-        }
-        return SparseMatrix(rowStart: start, column: target, value: weight, columnCount: rowCount)
     }
 
     /// `y[i] = Σ_j A(i, j)·x[j]` for every row, in parallel chunks of rows (up to `threads`).
