@@ -37,4 +37,8 @@ static inline const uint8_t *rf_json_skip_plain(const uint8_t *start, const uint
     return p;
 }
 
+/// A hint that the cache line holding `address` will soon be read (no effect on any value;
+/// the engine's one header-only C shim holds it beside the scanner's kernel).
+static inline void rf_prefetch_read(const void *address) { __builtin_prefetch(address, 0, 3); }
+
 #endif

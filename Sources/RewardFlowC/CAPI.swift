@@ -173,7 +173,7 @@ private func append(columns c: inout rf_columns, to batch: OpaquePointer?) throw
         count: count, group: group, trajectory: trajectory, step: step, state: state,
         stateKey: c.state_key, action: action, reward: reward, active: c.active, noop: c.noop)
     do throws(Failure) {
-        try library { () throws(RewardFlowError) in try box.rows.append(borrowing: rows) }
+        try library { () throws(RewardFlowError) in try box.rows.append(borrowing: rows, workspace: box.workspace) }
     } catch {
         box.broken = error.message
         throw error
@@ -274,6 +274,8 @@ final class Batch {
     var rows = StepRows()
     /// Set when an append failed part-way: the message `rf_score` refuses the batch with.
     var broken: String?
+    /// The appends' per-thread string tables, kept (cleared) from one append to the next.
+    let workspace = AppendWorkspace()
 
     /// The batch behind a handle (not retained), or a failure for NULL.
     static func from(_ handle: OpaquePointer?) throws(Failure) -> Batch {

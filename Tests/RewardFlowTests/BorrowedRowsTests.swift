@@ -34,7 +34,7 @@ import RewardFlowSynthesis
     /// bytes get a trailing 0xFF, which is not UTF-8.)
     static func borrowed(
         _ rows: [(String, String, Int, String, String, Double)], views: Bool, corrupt: [(Int, Int)] = [],
-        threads: Int? = nil, into batch: inout StepRows
+        threads: Int? = nil, workspace: AppendWorkspace? = nil, into batch: inout StepRows
     ) throws {
         let texts = rows.map { [$0.0, $0.1, $0.3, $0.4] }
         var bases: [UnsafeMutableRawPointer] = [], offsets: [UnsafeMutablePointer<Int64>] = []
@@ -66,7 +66,7 @@ import RewardFlowSynthesis
                 try batch.append(borrowing: BorrowedRows(
                     count: rows.count, group: column(0), trajectory: column(1), step: step.baseAddress!,
                     state: column(2), stateKey: nil, action: column(3), reward: reward.baseAddress!,
-                    active: nil, noop: nil), threads: threads)
+                    active: nil, noop: nil), threads: threads, workspace: workspace)
             }
         }
     }
@@ -93,6 +93,31 @@ import RewardFlowSynthesis
             try Self.borrowed(Array(rows[35_000...]), views: !views, threads: threads, into: &twice)
             Self.expectEqual(twice, oracle)
         }
+    }
+
+    /// One workspace through a sequence of appends of other sizes, a failed one among them:
+    /// each batch equals its row-by-row oracle, as with tables made afresh.
+    @Test(arguments: [2, 3])
+    func aKeptWorkspaceChangesNoRow(threads: Int) throws {
+        let workspace = AppendWorkspace()
+        var batch = StepRows()
+        for (count, seed, views) in [(60_000, 21, true), (40_000, 22, false), (70_000, 23, true), (50_000, 24, false)] {
+            let rows = Self.rows(count: count, seed: UInt64(seed))
+            batch.removeAll(keepingCapacity: true)
+            try Self.borrowed(rows, views: views, threads: threads, workspace: workspace, into: &batch)
+            Self.expectEqual(batch, try Self.oneByOne(rows))
+            // A refused append leaves strings of its rows in the kept tables; the next one clears them.
+            batch.removeAll(keepingCapacity: true)
+            let error = thrownError {
+                try Self.borrowed(rows, views: views, corrupt: [(count - 100, 2)], threads: threads, workspace: workspace, into: &batch)
+            }
+            #expect(error != nil)
+        }
+        workspace.removeAll()
+        batch.removeAll(keepingCapacity: false)
+        let rows = Self.rows(count: 30_000, seed: 25)
+        try Self.borrowed(rows, views: true, threads: threads, workspace: workspace, into: &batch)
+        Self.expectEqual(batch, try Self.oneByOne(rows))
     }
 
     @Test func firstBadRowInRowOrderIsReported() throws {
@@ -124,6 +149,8 @@ import RewardFlowSynthesis
         let cases: [[(row: Int, field: Int)]] = [
             [(50_000, 5), (50_000, 2)], [(20_000, 4), (20_000, 0), (45_000, 1)], [(40_000, 3)],
             [(10_000, 5), (45_000, 1)], [(59_999, 1)], [(0, 2)], [(33_000, 4), (33_000, 5)], [(58_000, 3), (29_000, 5)],
+            // In the last rows of the batch, whose hashes the state and action passes take early.
+            [(59_995, 2)], [(59_999, 3)], [(59_993, 3), (59_994, 2)],
         ]
         let clean = Self.rows(count: 60_000, seed: 3)
         for bad in cases {

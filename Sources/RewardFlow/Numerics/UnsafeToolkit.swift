@@ -373,6 +373,25 @@ final class StampedMap {
     }
 }
 
+// MARK: - Cache hints
+
+/// Prefetch hints (`CJSONScan`'s `rf_prefetch_read`): they change no value, so a hint for an
+/// index outside the array is simply not given.
+enum CacheHint {
+    /// Hints that `array[index]` will soon be read.
+    @inline(__always)
+    static func prefetch<Element>(_ array: [Element], at index: Int) {
+        guard index >= 0 && index < array.count else { return }
+        array.withUnsafeBufferPointer { rf_prefetch_read($0.baseAddress! + index) }
+    }
+
+    /// Hints that the first bytes of `bytes` will soon be read.
+    @inline(__always)
+    static func prefetch(_ bytes: UnsafeRawBufferPointer) {
+        if let start = bytes.baseAddress, bytes.count > 0 { rf_prefetch_read(start) }
+    }
+}
+
 // MARK: - Bytes behind a span
 
 /// Byte work on `Span<UInt8>`s (invariant 6): the intern tables' hash, equality and append; the

@@ -88,6 +88,29 @@ package struct BorrowedRows: @unchecked Sendable {
     }
 }
 
+/// Storage `StepRows.append(borrowing:threads:workspace:)` keeps between appends: the string
+/// tables of the parts that other threads intern into, cleared before each use. An embedder
+/// that appends batches of about the same size (a trainer's every step) holds one per batch.
+package final class AppendWorkspace: @unchecked Sendable {
+    /// The kept tables; read and replaced only by the append that holds the batch exclusively.
+    private var tables: [StepRows] = []
+
+    /// An empty workspace.
+    package init() {}
+
+    /// Moves the kept tables out (the workspace is empty until `keepTables`).
+    func takeTables() -> [StepRows?] {
+        defer { tables = [] }
+        return tables
+    }
+
+    /// Keeps `kept` for the next append.
+    func keepTables(_ kept: [StepRows]) { tables = kept }
+
+    /// Frees the kept tables.
+    package func removeAll() { tables = [] }
+}
+
 extension StepRows {
     /// Appends the borrowed rows, copying only what the batch keeps: ids, numbers, and the bytes
     /// of each distinct string once.
@@ -103,8 +126,12 @@ extension StepRows {
     /// reward); the rows before it are appended.
     ///
     /// `threads`: at most this many parts (nil: `$REWARDFLOW_THREADS`, else the processor count);
-    /// the result never depends on it.
-    package mutating func append(borrowing rows: BorrowedRows, threads: Int? = nil) throws(RewardFlowError) {
+    /// the result never depends on it. `workspace`: where the other parts' tables are kept
+    /// between appends (cleared, their storage reused), so an embedder that appends a batch of
+    /// about the same size every call touches no new memory for them; nil: tables made afresh.
+    package mutating func append(
+        borrowing rows: BorrowedRows, threads: Int? = nil, workspace: AppendWorkspace? = nil
+    ) throws(RewardFlowError) {
         guard rows.count > 0 else { return }
         typealias Failure = (index: Int, error: RewardFlowError)
         try setIdentity(rows.state == nil ? .key : .text, at: .row(count))
@@ -122,8 +149,12 @@ extension StepRows {
             cuts.append(max(cuts[k - 1], checked * (k * 100 - 12) / (threads * 100)))
         }
         cuts.append(checked)
-        if threads > 1, let state = rows.state { reserveStateBytes(state.byteCount(checked) / 4) }
+        let stateBytes = threads > 1 ? rows.state.map { $0.byteCount(checked) / 4 } : nil
+        if let stateBytes { reserveStateBytes(stateBytes) }
         reserveCapacity(base + checked)
+        // Part k > 0 takes slot k - 1 (its own index, so the threads never share one).
+        var spareTables: [StepRows?] = workspace?.takeTables() ?? []
+        spareTables.append(contentsOf: repeatElement(nil, count: max(0, threads - 1 - spareTables.count)))
 
         // The id columns leave the batch while the parts write them in place (part 0 interns
         // into the batch's tables meanwhile), grown by the checked rows; rows past an error are
@@ -138,17 +169,23 @@ extension StepRows {
                     a.withUnsafeMutableBufferPointer { a in
                         let ids = UncheckedSendable((g.baseAddress! + base, t.baseAddress! + base, st.baseAddress! + base, a.baseAddress! + base))
                         return withUnsafeMutablePointer(to: &self) { batch in
-                            let batch = UncheckedSendable(batch)
-                            return Parallel.map(threads: threads, parts: threads) { k -> (tables: StepRows?, failure: Failure?) in
-                                let range = cuts[k] ..< cuts[k + 1], lo = range.lowerBound, p = ids.value
-                                let out = (p.0 + lo, p.1 + lo, p.2 + lo, p.3 + lo)
-                                if k == 0 {
-                                    return (nil, batch.value.pointee.internStrings(rows, range, firstRow: base + lo, into: out))
+                            spareTables.withUnsafeMutableBufferPointer { spare in
+                                let batch = UncheckedSendable(batch), spare = UncheckedSendable(spare)
+                                return Parallel.map(threads: threads, parts: threads) { k -> (tables: StepRows?, failure: Failure?) in
+                                    let range = cuts[k] ..< cuts[k + 1], lo = range.lowerBound, p = ids.value
+                                    let out = (p.0 + lo, p.1 + lo, p.2 + lo, p.3 + lo)
+                                    if k == 0 {
+                                        return (nil, batch.value.pointee.internStrings(rows, range, firstRow: base + lo, into: out))
+                                    }
+                                    // Moved out of its slot, so clearing it keeps its storage
+                                    // (no second reference forces a copy).
+                                    var part = spare.value[k - 1].take() ?? StepRows()
+                                    part.removeAll(keepingCapacity: true)
+                                    part.fixIdentity(rows.state == nil ? .key : .text)
+                                    if let stateBytes { part.reserveStateBytes(stateBytes) }
+                                    let failure = part.internStrings(rows, range, firstRow: base + lo, into: out)
+                                    return (part, failure)
                                 }
-                                var part = StepRows()
-                                part.fixIdentity(rows.state == nil ? .key : .text)
-                                let failure = part.internStrings(rows, range, firstRow: base + lo, into: out)
-                                return (part, failure)
                             }
                         }
                     }
@@ -163,7 +200,6 @@ extension StepRows {
         for k in stride(from: 1, to: threads, by: 1) where cuts[k] < kept {
             guard let tables = parts[k].tables else { continue }
             let maps = absorbTables(of: tables)
-            parts[k].tables = nil
             let range = base + cuts[k] ..< base + min(cuts[k + 1], kept)
             for c in idColumns.indices {
                 idColumns[c].withUnsafeMutableBufferPointer { ids in
@@ -173,6 +209,8 @@ extension StepRows {
                 }
             }
         }
+        workspace?.keepTables(parts.compactMap(\.tables) + spareTables.compactMap { $0 })
+        parts = []
         for c in idColumns.indices { idColumns[c].removeLast(checked - kept) }
         restoreIDColumns(idColumns)
         idColumns = []
@@ -253,11 +291,12 @@ extension StepRows {
     ) -> (index: Int, error: RewardFlowError)? {
         @inline(__always)
         func pass(_ bytesAt: (Int) -> UnsafeRawBufferPointer) -> (index: Int, error: RewardFlowError)? {
+            if !runs { return pipelinedPass(bytesAt) }
             var last: Int32 = -1
             var lastBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             for i in range {
                 let bytes = bytesAt(i)
-                if runs && last >= 0 && sameBytes(bytes, lastBytes) {
+                if last >= 0 && sameBytes(bytes, lastBytes) {
                     ids[i - base] = last
                     continue
                 }
@@ -269,6 +308,33 @@ extension StepRows {
                 ids[i - base] = id
                 last = id
                 lastBytes = bytes
+            }
+            return nil
+        }
+        /// The pass for columns without runs (states, actions): each row's hash is taken
+        /// `ahead` rows early and its table slot prefetched, and the bytes of the row after
+        /// that are prefetched too, so the cache misses of nearby rows overlap. Same ids and
+        /// errors as interning row by row.
+        @inline(__always)
+        func pipelinedPass(_ bytesAt: (Int) -> UnsafeRawBufferPointer) -> (index: Int, error: RewardFlowError)? {
+            let ahead = 8, end = range.upperBound
+            var hashes = SIMD8<UInt64>()  // row r's hash at r % ahead, for the next `ahead` rows
+            func hashAhead(_ r: Int) {
+                let h = InternTable.hash(Span<UInt8>(_unsafeBytes: bytesAt(r)))
+                hashes[r & (ahead - 1)] = h
+                table.prefetch(hash: h)
+            }
+            for r in range.lowerBound ..< min(end, range.lowerBound + ahead) { hashAhead(r) }
+            for i in range {
+                let bytes = bytesAt(i), h = hashes[i & (ahead - 1)]
+                if i + ahead < end { hashAhead(i + ahead) }
+                if i + 2 * ahead < end { CacheHint.prefetch(bytesAt(i + 2 * ahead)) }
+                let before = table.count
+                let id = table.intern(Span<UInt8>(_unsafeBytes: bytes), hash: h)
+                if table.count > before && !UTF8Check.isValid(bytes) {
+                    return (i, .invalidInput(location: .row(firstRow + i - base), field: field, message: "not valid UTF-8"))
+                }
+                ids[i - base] = id
             }
             return nil
         }
