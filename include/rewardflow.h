@@ -309,15 +309,17 @@ size_t rf_batch_count(const rf_batch *batch);
 
 /**
  * Removes every row (and a failed append's mark), keeping the handle and the batch's storage:
- * refilled with about as many rows, the batch reuses its columns and string tables (a caller
- * that scores a batch per training step can keep one; a large append's per-thread tables are
- * still made afresh). `rf_batch_destroy` frees the storage.
+ * refilled with about as many rows, the batch reuses its columns and string tables, a large
+ * append's per-thread tables, and the large per-row arrays of its last `rf_score` (a caller
+ * that scores a batch per training step can keep one). `rf_batch_destroy` frees the storage.
  */
 rf_status rf_batch_clear(rf_batch *batch);
 
 /**
  * Scores the batch with `options` (NULL = defaults) and writes the per-row results into
- * `outputs`. The batch is not changed; it may be scored again with other options.
+ * `outputs`. The batch's rows are not changed; it may be scored again with other options. The
+ * batch keeps the score's large per-row arrays (index, row nodes, outputs) for its next score;
+ * of calls that overlap on one batch, those that find them in use score in fresh memory.
  */
 rf_status rf_score(const rf_batch *batch, const rf_options *options, const rf_outputs *outputs);
 

@@ -13,7 +13,8 @@ checks that both paths give the same bytes. Beside each native median: the call'
 faults and system time (getrusage around each timed run, medians per call), and with --phases
 where the native call's time goes (medians per call): reading the columns (the views of the
 str objects, dtype conversions), rf_batch_append_columns (checks and interning), rf_score.
-With --fresh, a third path alternates with the two: the native call after
+With --skip-ctypes, only the native calls run, back to back. With --fresh, a third path
+alternates with the two: the native call after
 `rewardflow_engine.release_memory()`, so it allocates its batch and view buffers afresh (as every
 call did before score() kept them), its outputs checked equal to the kept-storage call's; then
 how much resident memory release_memory() gives back after the kept-storage calls.
@@ -146,6 +147,9 @@ def main():
                         help="also time the native call's three phases (_core.score's phases list)")
     parser.add_argument("--fresh", action="store_true",
                         help="also time the native call with its kept storage released before each call")
+    parser.add_argument("--skip-ctypes", action="store_true",
+                        help="time the native calls only, back to back (a trainer's steady state: nothing "
+                             "else allocates between the calls)")
     args = parser.parse_args()
     phases, fresh_phases = [], []
     sink = [phases]  # where _core.score's phases go: the kept-storage or the fresh calls' list
@@ -187,7 +191,7 @@ def main():
             native, *costs = measured(call, inner)
             for series, cost in zip((native_times, faults, system), costs):
                 series.append(cost)
-            if columns is not arrow:
+            if columns is not arrow and not args.skip_ctypes:
                 old, seconds, _, _ = measured(lambda: ctypes_score(**columns, advantage="mean_norm"), inner)
                 ctypes_times.append(seconds)
                 assert all(np.array_equal(native[k], old[k]) for k in native), "the two paths disagree"
@@ -199,7 +203,7 @@ def main():
         if ctypes_times:
             ctypes_median = statistics.median(ctypes_times)
             line += f"   ctypes {ctypes_median * 1e3:9.3f} ms   ratio {ctypes_median / native_median:5.1f}x"
-        else:
+        elif not args.skip_ctypes:
             line += "   (the ctypes path took no Arrow arrays)"
         if phases:
             split = [1e3 * statistics.median(phases[k::3]) for k in range(3)]

@@ -196,7 +196,14 @@ public func rf_score(
             throw .argument("outputs: capacity \(capacity) is less than the batch's \(rows.count) rows")
         }
         let scoring = try ScoringOptions(options)
-        let scored = try library { () throws(RewardFlowError) in try Scorer(options: scoring).score(rows) }
+        // Concurrent scores of one batch are allowed: the one that finds the workspace taken
+        // scores in fresh memory.
+        let workspace = box.scoringWorkspace.tryAcquire() ? box.scoringWorkspace : nil
+        defer { workspace?.release() }
+        var scored = try library { () throws(RewardFlowError) in
+            var explain = SolveExplanation()
+            return try Scorer(options: scoring).score(rows, explain: &explain, workspace: workspace)
+        }
         let (n, threads) = (rows.count, Parallel.threads(scoring.threads))
         OutputColumn(pointer: out.value).write(scored.rewards.value, count: n, threads: threads)
         OutputColumn(pointer: out.step_reward).write(scored.rewards.stepReward, count: n, threads: threads)
@@ -204,6 +211,7 @@ public func rf_score(
         OutputColumn(pointer: out.episode_advantage).write(scored.advantages?.episode, count: n, threads: threads)
         OutputColumn(pointer: out.step_advantage).write(scored.advantages?.step, count: n, threads: threads)
         OutputColumn(pointer: out.advantage).write(scored.advantages?.combined, count: n, threads: threads)
+        workspace?.keep(&scored)
     }
 }
 
@@ -276,6 +284,9 @@ final class Batch {
     var broken: String?
     /// The appends' per-thread string tables, kept (cleared) from one append to the next.
     let workspace = AppendWorkspace()
+    /// The scores' large per-row arrays (index, row nodes, outputs), kept from one score to
+    /// the next: a trainer scoring a batch of about the same size every step reuses them.
+    let scoringWorkspace = ScoringWorkspace()
 
     /// The batch behind a handle (not retained), or a failure for NULL.
     static func from(_ handle: OpaquePointer?) throws(Failure) -> Batch {

@@ -1,7 +1,9 @@
 import CRewardFlowAPI
+import Dispatch
 import Glibc
 import RewardFlow
 import RewardFlowSynthesis
+import Synchronization
 import Testing
 
 // The C entry points of Sources/RewardFlowC called as a C caller calls them: through the
@@ -180,6 +182,53 @@ private func firstDifference(_ got: UnsafePointer<Double>, _ want: [Double]) -> 
         #expect(rf_score(batch, nil, &outputs) != RF_OK)
         refill(small)
         #expect(bits(try Self.scoreColumns(batch, small)) == bits(wantSmall))
+    }
+
+    /// A batch large enough for its scores' per-row arrays to be kept (`ScoringWorkspace`),
+    /// scored again and again, and from four threads at once (one holds the kept arrays, the
+    /// others score in fresh memory): every call writes the Swift scorer's outputs, bit for bit.
+    @Test func repeatedAndConcurrentScoresOfALargeBatchAgree() throws {
+        var o = SynthesisOptions()
+        o.groups = 300
+        o.seed = 29
+        o.markNoop = true
+        let rows = try RolloutSynthesizer(o).rows(identity: .text)
+        #expect(rows.count >= ScoringWorkspace.minimumCount)
+        let arrays = CBatchArrays(rows)
+        let batch = try Self.batch(arrays)
+        defer { rf_batch_destroy(batch) }
+        var swift = ScoringOptions()
+        swift.advantage = .meanNorm
+        let expected = try Scorer(options: swift).score(rows)
+        let advantages = try #require(expected.advantages)
+        let want = [expected.rewards.value, expected.rewards.stepReward, expected.rewards.stepRewardAbs,
+                    advantages.episode, advantages.step, advantages.combined].map { $0.map(\.bitPattern) }
+        for _ in 0..<3 {
+            let same = try Self.scoreColumns(batch, arrays).map { $0.map(\.bitPattern) } == want
+            #expect(same)
+        }
+        // The option text and the handle cross into the threads as addresses (C pointers are not Sendable).
+        let advantage = UInt(bitPattern: arrays.cString("mean_norm")), handle = UInt(bitPattern: batch), n = rows.count
+        let agreed = Mutex([Bool]())
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            var options = rf_options()
+            rf_options_init_sized(&options, MemoryLayout<rf_options>.size)
+            options.advantage = UnsafePointer(bitPattern: advantage)
+            let batch = OpaquePointer(bitPattern: handle)
+            let columns = (0..<6).map { _ in UnsafeMutablePointer<Double>.allocate(capacity: n) }
+            defer { columns.forEach { $0.deallocate() } }
+            for _ in 0..<2 {
+                var outputs = rf_outputs(
+                    capacity: n, value: columns[0], step_reward: columns[1], step_reward_abs: columns[2],
+                    episode_advantage: columns[3], step_advantage: columns[4], advantage: columns[5])
+                let ok = rf_score(batch, &options, &outputs) == RF_OK
+                let same = ok && zip(columns, want).allSatisfy { got, column in
+                    column.indices.allSatisfy { got[$0].bitPattern == column[$0] }
+                }
+                agreed.withLock { $0.append(same) }
+            }
+        }
+        #expect(agreed.withLock { $0 } == [Bool](repeating: true, count: 8))
     }
 
     @Test func statisticsMatchScorer() throws {

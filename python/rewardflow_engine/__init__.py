@@ -112,10 +112,12 @@ def version() -> str:
 def release_memory() -> None:
     """Frees the storage `score` keeps between calls.
 
-    `score` keeps the last call's batch (its columns and string tables, cleared) and the string
-    columns' view buffers, so scoring a batch of about the same size every training step touches
-    no new memory for them; a call with under a quarter of the previous call's rows frees them
-    first. This frees them now (the next call allocates afresh); results never depend on it.
+    `score` keeps the last call's batch (its columns and string tables, cleared, the second
+    thread's string tables, and the scoring's large per-row arrays: for 1M rows about 8 arrays
+    of 4-8 MB) and the string columns' view buffers, so scoring a batch of about the same size
+    every training step touches no new memory for them; a call with under a quarter of the
+    previous call's rows frees them first. This frees them now (the next call allocates afresh);
+    results never depend on it.
     """
     _core.release_memory()
 

@@ -1,6 +1,6 @@
-"""The storage `score` keeps between calls (one cleared batch, the string views' buffers): every
-result equals the one from freshly allocated storage, whatever came before — a larger or smaller
-batch, a refused batch, text or key states, `release_memory()`."""
+"""The storage `score` keeps between calls (one cleared batch, with the arrays it keeps, and the
+string views' buffers): every result equals the one from freshly allocated storage, whatever came
+before — a larger or smaller batch, a refused batch, text or key states, `release_memory()`."""
 import random
 
 import numpy as np
@@ -57,3 +57,27 @@ def test_release_memory_is_idempotent():
     rf.release_memory()
     batch = random_batch(random.Random(1), groups=2, rollouts=4, states=6, max_steps=8)
     assert_same(rf.score(**batch), fresh(batch))
+
+
+def in_order(batch):
+    """`batch`'s rows in SPEC §2 order (group by group, each trajectory's steps in turn)."""
+    order = sorted(range(len(batch["step"])), key=lambda i: (
+        int(batch["group"][i][1:]), int(batch["trajectory"][i][1:]), batch["step"][i]))
+    return {k: [v[i] for i in order] for k, v in batch.items()}
+
+
+def test_kept_score_arrays_give_fresh_results_on_large_batches():
+    """Batches past the engine's 65,536-row threshold, whose scores' per-row arrays the batch
+    keeps for the next score (index, row nodes, outputs): larger, smaller, in SPEC order and
+    shuffled, under three operators, each call equal to one on fresh storage."""
+    rng = random.Random(11)
+    batches = [random_batch(rng, groups=g, rollouts=8, states=12, max_steps=40) for g in (500, 640, 420)]
+    batches.insert(2, in_order(batches[1]))
+    assert all(len(b["step"]) > 65_536 for b in batches)
+    options = [dict(advantage="mean_norm"), dict(operator="discounted", advantage="mean_std_norm"),
+               dict(operator="trajectory-return", advantage="mean_norm")]
+    want = [[fresh(b, **o) for o in options] for b in batches]
+    for _ in range(2):
+        for batch, expected in zip(batches, want):
+            for o, w in zip(options, expected):
+                assert_same(rf.score(**batch, **o), w)

@@ -63,18 +63,19 @@ package struct AdvantageEstimator: Sendable {
     /// `stepStates` replaces the state column for the step groups (one id per row): the
     /// representatives of SPEC §5's step-group similarity (`SimilarStates.stepGroupStates`);
     /// nil groups rows by `rows.state`. Its ids must lie below `max(rows.stateCount, rows.count)`.
-    /// `threads`: of the parallel loop over groups (nil: `Execution.threadCount`).
+    /// `threads`: of the parallel loop over groups (nil: `Execution.threadCount`). `workspace`:
+    /// where the three output arrays may come from (`ScoringWorkspace`).
     package func advantages(
         _ rows: StepRows, index: TrajectoryIndex, stepReward: [Double], stepStates: [Int32]? = nil,
-        threads: Int? = nil
+        threads: Int? = nil, workspace: ScoringWorkspace? = nil
     ) -> RowAdvantages {
         let stateColumn = stepStates ?? rows.state
         let keyCount = stepStates == nil ? rows.stateCount : max(rows.stateCount, rows.count)
         let n = rows.count
         let threads = Parallel.threads(threads)
-        var episode = [Double].filledParallel(repeating: 0, count: n, threads: threads)
-        var step = [Double].filledParallel(repeating: 0, count: n, threads: threads)
-        var combined = [Double].filledParallel(repeating: 0, count: n, threads: threads)
+        var episode = [Double].filledParallel(repeating: 0, count: n, threads: threads, workspace: workspace)
+        var step = [Double].filledParallel(repeating: 0, count: n, threads: threads, workspace: workspace)
+        var combined = [Double].filledParallel(repeating: 0, count: n, threads: threads, workspace: workspace)
         Parallel.forEachChunk(threads: threads, count: index.groupCount, work: n, writing: &episode, &step, &combined) { groups, e, s, c in
             var scratch = GroupScratch(stateCount: keyCount)
             for g in groups {

@@ -14,16 +14,17 @@ package enum RewardExtractor {
     /// `V(s_{j+1}) − V(s_j)` and `V(s_{j+1})`; every other row keeps its environment reward.
     /// `rule` sets `step_reward` on that range (`step_reward_abs` is always `V(s_{j+1})`).
     /// `threads`: of the parallel loops (nil: `Execution.threadCount`); the result never depends on it.
+    /// `workspace`: where the three output arrays may come from (`ScoringWorkspace`).
     package static func extract(
         _ rows: StepRows, index: TrajectoryIndex, graph: StateGraph, nodeValues: [Double],
-        rule: StepRule = .difference, threads: Int? = nil
+        rule: StepRule = .difference, threads: Int? = nil, workspace: ScoringWorkspace? = nil
     ) -> RowRewards {
         let n = rows.count
         let threads = Parallel.threads(threads)
-        var stepReward = [Double].copiedParallel(rows.reward, threads: threads)
-        var stepRewardAbs = [Double].copiedParallel(rows.reward, threads: threads)
+        var stepReward = [Double].copiedParallel(rows.reward, threads: threads, workspace: workspace)
+        var stepRewardAbs = [Double].copiedParallel(rows.reward, threads: threads, workspace: workspace)
         // Rows in parallel chunks, then trajectories in parallel chunks: disjoint writes only.
-        let value = [Double].makeParallel(count: n, threads: threads, minimumChunk: 1 << 15) { range, out in
+        let value = [Double].makeParallel(count: n, threads: threads, minimumChunk: 1 << 15, workspace: workspace) { range, out in
             for r in range {
                 let node = graph.rowNode[r]
                 out[r] = node >= 0 ? nodeValues[Int(node)] : 0

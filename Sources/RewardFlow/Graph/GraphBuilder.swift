@@ -10,11 +10,14 @@ package struct GraphBuilder: Sendable {
     /// Threads of the build's parallel loops; nil: `Execution.threadCount`. The graph never
     /// depends on it.
     package var threads: Int?
+    /// Where the per-row node array may come from (`ScoringWorkspace`); nil: fresh memory.
+    package var workspace: ScoringWorkspace?
 
     /// Creates a builder.
-    package init(nodeReward: NodeRewardPolicy = .firstSeen, threads: Int? = nil) {
+    package init(nodeReward: NodeRewardPolicy = .firstSeen, threads: Int? = nil, workspace: ScoringWorkspace? = nil) {
         self.nodeReward = nodeReward
         self.threads = threads
+        self.workspace = workspace
     }
 
     /// Builds the graph of `rows`, ordered by `index`.
@@ -33,7 +36,7 @@ package struct GraphBuilder: Sendable {
         let partCount = rows.count < Parallel.serialWork ? 1 : max(1, min(threads, groups))
         var parts = [GraphPart?](repeating: nil, count: partCount)
         // Per row: the local node of its state (-1: not a node), made global in `assemble`.
-        var rowNode = [Int32].filledParallel(repeating: -1, count: rows.count, threads: threads)
+        var rowNode = [Int32].filledParallel(repeating: -1, count: rows.count, threads: threads, workspace: workspace)
         Parallel.forEachChunk(threads: threads, count: partCount, writing: &parts, &rowNode) { range, output, rowNodes in
             var scratch = GroupScratch(stateCount: rows.stateCount)
             for p in range {

@@ -29,7 +29,10 @@ package struct StateGraph: Sendable {
     /// The state id (into the rows' state table) of each node.
     package let nodeState: [Int32]
     /// Per input row: the node of its state, or -1 when the state is in no emitted transition.
-    package let rowNode: [Int32]
+    package private(set) var rowNode: [Int32]
+
+    /// Gives `rowNode`'s storage to `workspace`; the graph is spent (its row nodes are empty).
+    mutating func recycle(into workspace: ScoringWorkspace) { workspace.keep(&rowNode) }
 
     /// Number of groups.
     package var groupCount: Int { groupNodeStart.count - 1 }

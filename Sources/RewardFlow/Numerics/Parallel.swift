@@ -95,16 +95,17 @@ extension Array where Element: BitwiseCopyable {
     /// `count` copies of `value`, written by every thread in contiguous chunks: a large array's
     /// fresh pages are faulted in (and zeroed by the kernel) on all threads at once instead of
     /// by one serial fill.
-    static func filledParallel(repeating value: Element, count: Int, threads: Int) -> [Element] {
-        makeParallel(count: count, threads: threads, minimumChunk: 1 << 15, work: count) { range, out in
+    /// (`workspace`: as `makeParallel`'s.)
+    static func filledParallel(repeating value: Element, count: Int, threads: Int, workspace: ScoringWorkspace? = nil) -> [Element] {
+        makeParallel(count: count, threads: threads, minimumChunk: 1 << 15, work: count, workspace: workspace) { range, out in
             for i in range { out[i] = value }
         }
     }
 
     /// A copy of `source` written as `filledParallel` writes (a serial copy-on-write copy
     /// would fault every page on one thread).
-    static func copiedParallel(_ source: [Element], threads: Int) -> [Element] {
-        makeParallel(count: source.count, threads: threads, minimumChunk: 1 << 15, work: source.count) { range, out in
+    static func copiedParallel(_ source: [Element], threads: Int, workspace: ScoringWorkspace? = nil) -> [Element] {
+        makeParallel(count: source.count, threads: threads, minimumChunk: 1 << 15, work: source.count, workspace: workspace) { range, out in
             for i in range { out[i] = source[i] }
         }
     }

@@ -179,16 +179,33 @@ extension Array where Element: BitwiseCopyable {
     /// An array of `count` elements filled by `body(range, out)` over contiguous chunks of
     /// `0..<count` in parallel (as `Parallel.forEachChunk`); `body` must write every index of
     /// its `range` (invariant 4) and nothing else.
+    ///
+    /// With a `workspace` that holds an array large enough, that array's storage is written
+    /// instead of fresh memory (its old contents are all overwritten by the same chunks).
     static func makeParallel(
-        count: Int, threads: Int, minimumChunk: Int = 1, work: Int = .max,
+        count: Int, threads: Int, minimumChunk: Int = 1, work: Int = .max, workspace: ScoringWorkspace? = nil,
         _ body: (Range<Int>, SendableBuffer<Element>) -> Void
     ) -> [Element] {
-        [Element](unsafeUninitializedCapacity: count) { buffer, initialised in
+        if var reused = workspace?.take(count: count, of: Element.self) {
+            reused.withUnsafeMutableBufferPointer { buffer in
+                let out = SendableBuffer(buffer)
+                Parallel.forEachChunk(threads: threads, count: count, minimumChunk: minimumChunk, work: work) { body($0, out) }
+            }
+            return reused
+        }
+        return [Element](unsafeUninitializedCapacity: count) { buffer, initialised in
             adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             let out = SendableBuffer(buffer)
             Parallel.forEachChunk(threads: threads, count: count, minimumChunk: minimumChunk, work: work) { body($0, out) }
             initialised = count
         }
+    }
+}
+
+extension Array {
+    /// Whether this array and `other` are views of the same storage (copies not yet written).
+    func sharesStorage(with other: [Element]) -> Bool {
+        withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
     }
 }
 

@@ -13,21 +13,29 @@ package struct TrajectoryIndex: Sendable {
     /// `orderedRows[trajectoryRowStart[t]..<trajectoryRowStart[t+1]]`, by step.
     package let trajectoryRowStart: [Int]
     /// Row indices, group-major, then trajectory, then step.
-    package let orderedRows: [Int32]
+    package private(set) var orderedRows: [Int32]
     /// Per trajectory: the number of leading active rows (`m` of SPEC §4; `L` when all are active).
     package let activePrefix: [Int32]
 
     /// The number of trajectories.
     package var trajectoryCount: Int { trajectoryRowStart.count - 1 }
 
+    /// Gives `orderedRows`' storage to `workspace`; the index is spent (its order is empty).
+    mutating func recycle(into workspace: ScoringWorkspace) { workspace.keep(&orderedRows) }
+
     /// Orders and validates `rows`; `threads` (nil: `Execution.threadCount`) write the order
-    /// of a batch already in it. The index never depends on `threads`.
-    package init(_ rows: StepRows, threads: Int? = nil) throws(RewardFlowError) {
+    /// of a batch already in it, into an array from `workspace` when it has one. The index
+    /// never depends on `threads` or `workspace`.
+    package init(_ rows: StepRows, threads: Int? = nil, workspace: ScoringWorkspace? = nil) throws(RewardFlowError) {
         guard rows.count > 0 else {
             throw .invalidInput(location: .input, field: "rows", message: "empty input: there are no step rows")
         }
         let order: (groupStart: [Int], rowStart: [Int], ordered: [Int32])
-        if let inOrder = Self.inOrder(rows, threads: Parallel.threads(threads)) { order = inOrder } else { order = try Self.sorted(rows) }
+        if let inOrder = Self.inOrder(rows, threads: Parallel.threads(threads), workspace: workspace) {
+            order = inOrder
+        } else {
+            order = try Self.sorted(rows)
+        }
         let (groupStart, rowStart, ordered) = order
 
         // Active rows form a prefix of each trajectory.
@@ -61,7 +69,9 @@ package struct TrajectoryIndex: Sendable {
     /// writes each trajectory's steps `0, 1, 2, …` in turn, group after group, groups in the
     /// order of their ids): `orderedRows` is `0..<n`. Nil at the first row out of place (which
     /// `sorted` then orders, or names in its error); O(rows), one pass, no hashing.
-    static func inOrder(_ rows: StepRows, threads: Int) -> (groupStart: [Int], rowStart: [Int], ordered: [Int32])? {
+    static func inOrder(
+        _ rows: StepRows, threads: Int, workspace: ScoringWorkspace? = nil
+    ) -> (groupStart: [Int], rowStart: [Int], ordered: [Int32])? {
         let n = rows.count
         // The last group in which each trajectory name started a run of rows.
         var runGroup = [Int32](repeating: -1, count: rows.trajectoryNames.count)
@@ -90,7 +100,7 @@ package struct TrajectoryIndex: Sendable {
         guard Int(group) + 1 == rows.groupNames.count else { return nil }
         groupStart.append(rowStart.count)
         rowStart.append(n)
-        let identity = [Int32].makeParallel(count: n, threads: threads, minimumChunk: 1 << 15, work: n) { range, out in
+        let identity = [Int32].makeParallel(count: n, threads: threads, minimumChunk: 1 << 15, work: n, workspace: workspace) { range, out in
             for r in range { out[r] = Int32(truncatingIfNeeded: r) }
         }
         return (groupStart, rowStart, identity)

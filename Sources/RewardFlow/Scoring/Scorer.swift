@@ -58,26 +58,37 @@ public struct Scorer: Sendable {
     }
 
     /// Scores a batch and records in `explain` what was solved and how long each stage took.
-    package func score(_ rows: StepRows, explain: inout SolveExplanation) throws(RewardFlowError) -> ScoredRows {
-        try scoreKeepingBatch(rows, explain: &explain).scored
+    /// With a `workspace`, the run's large per-row arrays come from it when it holds some, and
+    /// the index's and the graph's go back to it; the outputs are the same either way (give
+    /// the outputs back with `ScoringWorkspace.keep(_:)` once read).
+    package func score(
+        _ rows: StepRows, explain: inout SolveExplanation, workspace: ScoringWorkspace? = nil
+    ) throws(RewardFlowError) -> ScoredRows {
+        let (scored, batch) = try scoreKeepingBatch(rows, explain: &explain, workspace: workspace)
+        batch.recycle()
+        return scored
     }
 
     /// The batch of `rows` as scoring sees it: their SPEC §2 order (timed as `index`), the graph
     /// not built yet.
-    func prepare(_ rows: StepRows, explain: inout SolveExplanation) throws(RewardFlowError) -> ScoringBatch {
+    func prepare(
+        _ rows: StepRows, explain: inout SolveExplanation, workspace: ScoringWorkspace? = nil
+    ) throws(RewardFlowError) -> ScoringBatch {
         try Self.checkSimilarity(options, rows)
         let threads = Parallel.threads(options.threads)
         explain.threads = threads
-        let index = try explain.time("index") { () throws(RewardFlowError) in try TrajectoryIndex(rows, threads: threads) }
-        return ScoringBatch(rows: rows, index: index, options: options, threads: threads)
+        let index = try explain.time("index") { () throws(RewardFlowError) in
+            try TrajectoryIndex(rows, threads: threads, workspace: workspace)
+        }
+        return ScoringBatch(rows: rows, index: index, options: options, threads: threads, workspace: workspace)
     }
 
     /// `score`, also returning the batch it worked on (with the state graph when the operator
     /// built one).
     func scoreKeepingBatch(
-        _ rows: StepRows, explain: inout SolveExplanation
+        _ rows: StepRows, explain: inout SolveExplanation, workspace: ScoringWorkspace? = nil
     ) throws(RewardFlowError) -> (scored: ScoredRows, batch: ScoringBatch) {
-        var batch = try prepare(rows, explain: &explain)
+        var batch = try prepare(rows, explain: &explain, workspace: workspace)
         let rewards = try options.scoringOperator().rewards(&batch, explain: &explain)
         if options.stepReward != .difference { explain.notes.append("step reward: \(options.stepReward.rawValue)") }
         let scored = ScoredRows(rewards: rewards, advantages: try advantages(batch, rewards, explain: &explain))
@@ -104,8 +115,9 @@ public struct Scorer: Sendable {
             }
         }
         return try explain.time("advantages") { () throws(RewardFlowError) in
-            try Self.estimator(options, mode)
-                .advantages(rows, index: index, stepReward: rewards.stepReward, stepStates: stepStates, threads: threads)
+            try Self.estimator(options, mode).advantages(
+                rows, index: index, stepReward: rewards.stepReward, stepStates: stepStates, threads: threads,
+                workspace: batch.workspace)
         }
     }
 

@@ -12,17 +12,29 @@ struct ScoringBatch: Sendable {
     /// The input rows.
     let rows: StepRows
     /// Their SPEC §2 order.
-    let index: TrajectoryIndex
+    private(set) var index: TrajectoryIndex
     /// The options of the run (validated by `Scorer`).
     let options: ScoringOptions
     /// Threads of the run's parallel loops (at least 1).
     let threads: Int
+    /// Where the run's large per-row arrays may come from, and go back to (nil: none).
+    let workspace: ScoringWorkspace?
     /// The state graph, once `stateGraph(explain:)` has built it.
     private(set) var graph: StateGraph?
 
     /// A batch whose graph is not built yet.
-    init(rows: StepRows, index: TrajectoryIndex, options: ScoringOptions, threads: Int) {
-        (self.rows, self.index, self.options, self.threads) = (rows, index, options, threads)
+    init(rows: StepRows, index: TrajectoryIndex, options: ScoringOptions, threads: Int, workspace: ScoringWorkspace? = nil) {
+        (self.rows, self.index, self.options, self.threads, self.workspace) = (rows, index, options, threads, workspace)
+    }
+
+    /// Gives the index's and the graph's per-row arrays to the workspace; the batch is spent.
+    consuming func recycle() {
+        guard let workspace else { return }
+        index.recycle(into: workspace)
+        if var built = graph {
+            graph = nil  // so `built` holds the only reference to its arrays
+            built.recycle(into: workspace)
+        }
     }
 
     /// The state graph of the rows (SPEC §2, with graph similarity when set), built on the first
@@ -34,7 +46,7 @@ struct ScoringBatch: Sendable {
             states = explain.time("similarity") { SimilarStates.graphStates(rows, index: index, threshold: t, threads: threads) }
         }
         let built = explain.time("graph") {
-            GraphBuilder(nodeReward: options.nodeReward, threads: threads).build(rows, index: index, states: states)
+            GraphBuilder(nodeReward: options.nodeReward, threads: threads, workspace: workspace).build(rows, index: index, states: states)
         }
         (explain.groups, explain.nodes, explain.edges) = (built.groupCount, built.nodeCount, built.edgeCount)
         graph = built
@@ -138,7 +150,7 @@ extension GraphOperator {
     func extract(_ solution: NodeSolution, _ batch: ScoringBatch) -> RowRewards {
         RewardExtractor.extract(
             batch.rows, index: batch.index, graph: solution.graph, nodeValues: solution.values,
-            rule: solution.rule, threads: batch.threads)
+            rule: solution.rule, threads: batch.threads, workspace: batch.workspace)
     }
 }
 
