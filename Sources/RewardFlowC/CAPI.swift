@@ -173,7 +173,7 @@ private func append(columns c: inout rf_columns, to batch: OpaquePointer?) throw
         count: count, group: group, trajectory: trajectory, step: step, state: state,
         stateKey: c.state_key, action: action, reward: reward, active: c.active, noop: c.noop)
     do throws(Failure) {
-        try library { () throws(RewardFlowError) in try box.rows.append(borrowing: rows, workspace: box.workspace) }
+        try library { () throws(RewardFlowError) in try box.rows.append(borrowing: rows, workspace: box.appendWorkspace) }
     } catch {
         box.broken = error.message
         throw error
@@ -283,7 +283,7 @@ final class Batch {
     /// Set when an append failed part-way: the message `rf_score` refuses the batch with.
     var broken: String?
     /// The appends' per-thread string tables, kept (cleared) from one append to the next.
-    let workspace = AppendWorkspace()
+    let appendWorkspace = AppendWorkspace()
     /// The scores' large per-row arrays (index, row nodes, outputs), kept from one score to
     /// the next: a trainer scoring a batch of about the same size every step reuses them.
     let scoringWorkspace = ScoringWorkspace()
