@@ -3,7 +3,8 @@ import Synchronization
 /// Per-row arrays a scoring run may reuse from an earlier run: an embedder that scores a batch
 /// of about the same size every training step (the C API's batch handle holds one) gets its
 /// index, row-node and output arrays back instead of fresh memory, whose first touches (page
-/// faults, the kernel's zeroing) would otherwise cost about a fifth of a 1M-row score.
+/// faults, the kernel's zeroing) it would otherwise pay on every call (README, "Speed from
+/// Python").
 ///
 /// The workspace only hands arrays back: every array a stage takes from it is written in full
 /// before it is read (the stages' `makeParallel` bodies, fills and copies), so results never
